@@ -1,0 +1,120 @@
+package detectors
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/purview-lab/purview/metrics"
+)
+
+// foldStream is the PCG stream of the fold shuffle; fold k's fit seed comes
+// from stream foldStream+1+k, so neither depends on the detector.
+const foldStream = 0x9e3779b97f4a7c15
+
+// CrossValidate builds a fresh detector per fold with build(), fits it on the other folds'
+// normal and anomalous samples, and scores the held-out fold, so every sample gets a score
+// from a detector that never saw it. Folds are stratified (normal and anomalous split
+// separately), assigned after a seeded shuffle; the same seed gives the same folds for every
+// detector. Returns out-of-fold scores for each normal and anomalous sample (in input order)
+// and the AUROC of each fold.
+//
+// Fold assignment: a PCG source seeded with (seed, foldStream) shuffles the
+// normal indices, then the anomalous ones; the sample at shuffled position j
+// goes to fold j mod folds, so fold sizes differ by at most one per class.
+// Training samples are passed in input order. The fit receives
+// FitData{Normal, Anomalous, InDist: the same normal training samples, Seed:
+// drawn from PCG(seed, foldStream+1+k) for fold k}; giving InDist lets an
+// unsupervised detector that fits on normal data be cross-validated too.
+//
+// Errors: folds < 2, a class with fewer samples than folds, a failing build,
+// fit or score (named with the fold), a score count that does not match the
+// fold, or a fold AUROC that metrics.AUROC rejects (a non-finite score).
+func CrossValidate(build func() (Detector, error), normal, anomalous Probe, folds int, seed uint64) (normalScores, anomScores []float64, foldAUROC []float64, err error) {
+	if folds < 2 {
+		return nil, nil, nil, fmt.Errorf("detectors: cross-validation needs at least 2 folds, got %d", folds)
+	}
+	nn, na := normal.Len(), anomalous.Len()
+	if nn < folds || na < folds {
+		return nil, nil, nil, fmt.Errorf("detectors: %d-fold cross-validation needs at least %d samples per class, got %d normal and %d anomalous",
+			folds, folds, nn, na)
+	}
+	rng := rand.New(rand.NewPCG(seed, foldStream))
+	foldN := assignFolds(rng, nn, folds)
+	foldA := assignFolds(rng, na, folds)
+
+	normalScores = make([]float64, nn)
+	anomScores = make([]float64, na)
+	foldAUROC = make([]float64, folds)
+	for k := 0; k < folds; k++ {
+		trainN, testN := splitFold(foldN, k)
+		trainA, testA := splitFold(foldA, k)
+		det, err := build()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("detectors: cross-validation fold %d: %w", k, err)
+		}
+		if det.NeedsFit() {
+			trN := normal.Subset(trainN)
+			fd := FitData{
+				InDist:    trN,
+				Normal:    trN,
+				Anomalous: anomalous.Subset(trainA),
+				Seed:      rand.New(rand.NewPCG(seed, foldStream+1+uint64(k))).Uint64(),
+			}
+			if err := det.Fit(fd); err != nil {
+				return nil, nil, nil, fmt.Errorf("detectors: cross-validation fold %d: %w", k, err)
+			}
+		}
+		sn, err := scoreFold(det, normal, testN, k, "normal")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sa, err := scoreFold(det, anomalous, testA, k, "anomalous")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for j, i := range testN {
+			normalScores[i] = sn[j]
+		}
+		for j, i := range testA {
+			anomScores[i] = sa[j]
+		}
+		if foldAUROC[k], err = metrics.AUROC(sn, sa); err != nil {
+			return nil, nil, nil, fmt.Errorf("detectors: cross-validation fold %d, detector %s: %w", k, det.Name(), err)
+		}
+	}
+	return normalScores, anomScores, foldAUROC, nil
+}
+
+// assignFolds returns the fold of each of n samples: a seeded shuffle, then
+// position j goes to fold j mod folds.
+func assignFolds(rng *rand.Rand, n, folds int) []int {
+	fold := make([]int, n)
+	for j, i := range rng.Perm(n) {
+		fold[i] = j % folds
+	}
+	return fold
+}
+
+// splitFold returns the indices (in input order) outside and inside fold k.
+func splitFold(fold []int, k int) (train, test []int) {
+	for i, f := range fold {
+		if f == k {
+			test = append(test, i)
+		} else {
+			train = append(train, i)
+		}
+	}
+	return train, test
+}
+
+func scoreFold(det Detector, p Probe, idx []int, k int, class string) ([]float64, error) {
+	s, err := det.Score(p.Subset(idx))
+	if err != nil {
+		return nil, fmt.Errorf("detectors: cross-validation fold %d: scoring %s samples: %w", k, class, err)
+	}
+	if len(s) != len(idx) {
+		return nil, fmt.Errorf("detectors: cross-validation fold %d: detector %s returned %d scores for %d %s samples",
+			k, det.Name(), len(s), len(idx), class)
+	}
+	return s, nil
+}

@@ -1,0 +1,201 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/purview-lab/purview/datasets"
+	"github.com/purview-lab/purview/internal/progress"
+	"gorgonia.org/tensor"
+)
+
+// TrainConfig is the recipe of Train: Adam on the mean softmax cross-entropy.
+type TrainConfig struct {
+	Epochs       int
+	BatchSize    int
+	LearningRate float64
+	Seed         uint64 // shuffles the training set each epoch
+	// Adam's β₁, β₂ and ε; zero means PyTorch's defaults 0.9, 0.999, 1e-8.
+	Beta1, Beta2, Eps float64
+}
+
+// EpochStats describes one finished epoch.
+type EpochStats struct {
+	Epoch        int
+	Loss         float64 // mean training loss over the epoch's batches
+	TrainAcc     float64 // accuracy on the training batches, as seen during the epoch
+	TestAcc      float64 // accuracy on the test set after the epoch (NaN without one)
+	Seconds      float64
+	ImagesPerSec float64
+}
+
+// Train fits the network with Adam (PyTorch semantics: bias-corrected moments,
+// θ ← θ − lr·m̂/(√v̂ + ε)) on train, shuffling with cfg.Seed every epoch and
+// dropping the last incomplete batch. After each epoch it measures the accuracy
+// on test (if not nil) and reports on log: a bar on a terminal, one line per
+// epoch otherwise. Same data, config and seed give bit-identical weights.
+func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg TrainConfig, log io.Writer) ([]EpochStats, error) {
+	if cfg.Epochs < 1 || cfg.BatchSize < 1 || !(cfg.LearningRate > 0) {
+		return nil, fmt.Errorf("models: invalid training config: epochs %d, batch size %d, learning rate %v", cfg.Epochs, cfg.BatchSize, cfg.LearningRate)
+	}
+	if err := s.checkSet(train); err != nil {
+		return nil, err
+	}
+	if test != nil {
+		if err := s.checkSet(test); err != nil {
+			return nil, err
+		}
+	}
+	b1, b2, eps := orDefault(cfg.Beta1, 0.9), orDefault(cfg.Beta2, 0.999), orDefault(cfg.Eps, 1e-8)
+	bs := cfg.BatchSize
+	steps := train.Len() / bs
+	if steps == 0 {
+		return nil, fmt.Errorf("models: training set %q has %d samples, fewer than one batch of %d", train.Name, train.Len(), bs)
+	}
+	e, err := s.build(bs, tensor.Float32, modeGrads, lossCE)
+	if err != nil {
+		return nil, err
+	}
+	m1 := make([][]float32, len(e.wData))
+	m2 := make([][]float32, len(e.wData))
+	for i, w := range e.wData {
+		m1[i] = make([]float32, len(w.([]float32)))
+		m2[i] = make([]float32, len(w.([]float32)))
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+	perm := make([]int, train.Len())
+	for i := range perm {
+		perm[i] = i
+	}
+	dim, c := train.Dim(), s.classes
+	xb, tb := e.xBuf.([]float32), e.tBuf.([]float32)
+	var stats []EpochStats
+	t := 0
+	for ep := 1; ep <= cfg.Epochs; ep++ {
+		start := time.Now()
+		rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		task := progress.Start(log, fmt.Sprintf("train epoch %d/%d", ep, cfg.Epochs), steps)
+		var lossSum float64
+		correct := 0
+		for st := 0; st < steps; st++ {
+			if err := ctx.Err(); err != nil {
+				return stats, err
+			}
+			clear(tb)
+			for k := 0; k < bs; k++ {
+				i := perm[st*bs+k]
+				copy(xb[k*dim:(k+1)*dim], train.Image(i))
+				tb[k*c+train.Labels[i]] = 1
+			}
+			if err := e.run(); err != nil {
+				return stats, err
+			}
+			lossSum += valueF64(e.loss)[0]
+			lg := e.logits.Data().([]float32)
+			for k := 0; k < bs; k++ {
+				if argmax(lg[k*c:(k+1)*c]) == train.Labels[perm[st*bs+k]] {
+					correct++
+				}
+			}
+			t++
+			c1 := 1 - math.Pow(b1, float64(t))
+			c2 := 1 - math.Pow(b2, float64(t))
+			for pi, wd := range e.wData {
+				w := wd.([]float32)
+				g := e.grads[pi].Data().([]float32)
+				a, v := m1[pi], m2[pi]
+				for j := range w {
+					gj := float64(g[j])
+					a[j] = float32(b1*float64(a[j]) + (1-b1)*gj)
+					v[j] = float32(b2*float64(v[j]) + (1-b2)*gj*gj)
+					mh := float64(a[j]) / c1
+					vh := float64(v[j]) / c2
+					w[j] -= float32(cfg.LearningRate * mh / (math.Sqrt(vh) + eps))
+				}
+			}
+			task.Add(1)
+		}
+		s.copyFromEngine(e)
+		es := EpochStats{Epoch: ep, Loss: lossSum / float64(steps), TrainAcc: float64(correct) / float64(steps*bs), TestAcc: math.NaN()}
+		if test != nil {
+			acc, err := s.Accuracy(test)
+			if err != nil {
+				return stats, err
+			}
+			es.TestAcc = acc
+		}
+		es.Seconds = time.Since(start).Seconds()
+		es.ImagesPerSec = float64(steps*bs) / es.Seconds
+		stats = append(stats, es)
+		summary := fmt.Sprintf("loss %.4f, train acc %.2f%%", es.Loss, 100*es.TrainAcc)
+		if test != nil {
+			summary += fmt.Sprintf(", test acc %.2f%%", 100*es.TestAcc)
+		}
+		task.Done(summary + fmt.Sprintf(", %.0f img/s", es.ImagesPerSec))
+	}
+	return stats, nil
+}
+
+// copyFromEngine stores a training engine's weights as the network's
+// parameters and drops the pooled engines built from the old ones.
+func (s *Sequential) copyFromEngine(e *engine) {
+	for li, l := range s.layers {
+		fromGorgonia(l, false, e.wData[2*li].([]float32), s.params[2*li].Data)
+		fromGorgonia(l, true, e.wData[2*li+1].([]float32), s.params[2*li+1].Data)
+	}
+	s.pool.reset()
+}
+
+// Accuracy returns the fraction of set's samples whose arg-max logit is their label.
+func (s *Sequential) Accuracy(set *datasets.Set) (float64, error) {
+	if err := s.checkSet(set); err != nil {
+		return 0, err
+	}
+	logits, _, err := s.Forward(set.Images, set.Len())
+	if err != nil {
+		return 0, err
+	}
+	c, ok := s.classes, 0
+	for i := 0; i < set.Len(); i++ {
+		if argmax(logits[i*c:(i+1)*c]) == set.Labels[i] {
+			ok++
+		}
+	}
+	return float64(ok) / float64(max(set.Len(), 1)), nil
+}
+
+func (s *Sequential) checkSet(set *datasets.Set) error {
+	if set.C != s.c || set.H != s.h || set.W != s.w {
+		return fmt.Errorf("models: set %q has %dx%dx%d images, %s wants %dx%dx%d", set.Name, set.C, set.H, set.W, s.arch, s.c, s.h, s.w)
+	}
+	if len(set.Images) != set.Len()*set.Dim() {
+		return fmt.Errorf("models: set %q: %d values for %d images", set.Name, len(set.Images), set.Len())
+	}
+	for i, l := range set.Labels {
+		if l < 0 || l >= s.classes {
+			return fmt.Errorf("models: set %q: sample %d has label %d, want 0..%d", set.Name, i, l, s.classes-1)
+		}
+	}
+	return nil
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func orDefault(v, d float64) float64 {
+	if v == 0 {
+		return d
+	}
+	return v
+}
