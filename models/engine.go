@@ -28,16 +28,16 @@ type engine struct {
 	g      *G.ExprGraph
 	vm     G.VM
 	x, t   *G.Node
-	w      []*G.Node  // parameter nodes, state_dict order, gorgonia layout
-	wData  []any      // backing slices of w ([]float32 or []float64), updated in place by training
-	xBuf   any        // backing of x's value
-	tBuf   any        // backing of t's value
-	logits G.Value    // read after each run
-	feats  G.Value    // penultimate features
-	loss   G.Value    // scalar loss
-	acts   []G.Value  // per layer: its input (modeDeltas)
-	deltas []G.Value  // per layer: ∂J/∂(pre-activation output) (modeDeltas)
-	grads  []G.Value  // per parameter: ∂J/∂θ (modeGrads)
+	w      []*G.Node // parameter nodes, state_dict order, gorgonia layout
+	wData  []any     // backing slices of w ([]float32 or []float64), updated in place by training
+	xBuf   any       // backing of x's value
+	tBuf   any       // backing of t's value
+	logits G.Value   // read after each run
+	feats  G.Value   // penultimate features
+	loss   G.Value   // scalar loss
+	acts   []G.Value // per layer: its input (modeDeltas)
+	deltas []G.Value // per layer: ∂J/∂(pre-activation output) (modeDeltas)
+	grads  []G.Value // per parameter: ∂J/∂θ (modeGrads)
 	xT, tT *tensor.Dense
 }
 

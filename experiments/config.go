@@ -1,0 +1,619 @@
+// Package experiments holds the experiment configuration (a strict TOML
+// schema), the run directory with its manifest, and the experiment protocols.
+package experiments
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Defaults for keys a configuration omits.
+const (
+	DefaultOut          = "runs"
+	DefaultArch         = "lenet5"
+	DefaultCache        = "cache"
+	DefaultTrainSplit   = "train"
+	DefaultEpochs       = 3
+	DefaultTrainBatch   = 64
+	DefaultLearningRate = 1e-3
+	DefaultSamples      = 2000
+	DefaultFitSamples   = 2000
+	DefaultFolds        = 5
+	DefaultEvalBatch    = 128
+)
+
+// knownArchs lists the values model.arch accepts.
+var knownArchs = []string{"lenet5"}
+
+// Config is a validated experiment configuration. Parse fills every key the
+// file omits with the default named in the field's comment, so a zero value
+// never means "unset".
+type Config struct {
+	// File is the path the configuration was read from, as given to Load or
+	// Parse; errors and the manifest name it.
+	File string `json:"-"`
+	// Raw holds the file's bytes, to be copied into the run directory.
+	Raw []byte `json:"-"`
+
+	// Name names the run; the run directory is <Out>/<Name>. It must be a safe
+	// directory name (see CreateRunDir). Default: the file's base name without
+	// its extension ("mnist" for configs/mnist.toml).
+	Name string `json:"name"`
+	// Out is the output root, relative to the current directory (not to the
+	// file). The CLI's --out overrides it. Default "runs".
+	Out string `json:"out"`
+	// MasterSeed (key "seed", ≥ 0) is the seed every other seed derives from
+	// through Seed. Default 0.
+	MasterSeed int64 `json:"seed"`
+	// Workers is the number of parallel scoring workers; 0 means one per CPU.
+	// Results do not depend on it. Default 0.
+	Workers int `json:"workers"`
+
+	Model Model `json:"model"`
+	// Train says how to train the model. It is nil when the file has no
+	// [train] table, which is allowed only when Model.Checkpoint is set. When
+	// both are set the checkpoint wins: Train is validated but ignored (see
+	// TrainsModel).
+	Train *Train `json:"train"`
+	// Datasets maps the keys of the [datasets.KEY] tables to their specs;
+	// DatasetOrder lists the keys in file order.
+	Datasets     map[string]DatasetSpec `json:"datasets"`
+	DatasetOrder []string               `json:"-"`
+	Evaluate     Evaluate               `json:"evaluate"`
+	// Detectors holds the [[detector]] tables in file order.
+	Detectors []DetectorSpec `json:"detectors"`
+}
+
+// Model is the [model] table.
+type Model struct {
+	// Arch names the architecture; one of knownArchs. Default "lenet5".
+	Arch string `toml:"arch" json:"arch"`
+	// Checkpoint is a safetensors file with PyTorch state_dict names. When
+	// empty the model is trained as [train] says and cached. Default "".
+	Checkpoint string `toml:"checkpoint" json:"checkpoint"`
+	// Cache is the directory holding trained checkpoints, keyed by a hash of
+	// [model], [train] and the training data. Default "cache".
+	Cache string `toml:"cache" json:"cache"`
+}
+
+// Train is the [train] table: Adam on cross-entropy.
+type Train struct {
+	// Dataset is the key of the [datasets] table to train on. Default: the
+	// dataset of evaluate.in_dist.
+	Dataset string `json:"dataset"`
+	// Split is the split to train on; "" for sets without splits. Default "train".
+	Split string `json:"split"`
+	// Epochs (≥ 1) is the number of passes over the training set. Default 3.
+	Epochs int `json:"epochs"`
+	// BatchSize (≥ 1) is the minibatch size. Default 64.
+	BatchSize int `json:"batch_size"`
+	// LearningRate (> 0, finite) is Adam's step size. Default 1e-3.
+	LearningRate float64 `json:"learning_rate"`
+	// Seed seeds initialisation and shuffling. The file's train.seed, or
+	// Config.Seed("train") when that is 0 or omitted.
+	Seed uint64 `json:"seed"`
+}
+
+// Ref names a set: a key of [datasets] and, for datasets with splits, a
+// split. Its text form is "key" or "key:split".
+type Ref struct {
+	Dataset string
+	Split   string // "" for generated sets, which have no split
+}
+
+// String returns "key:split", or "key" when Split is empty.
+func (r Ref) String() string {
+	if r.Split == "" {
+		return r.Dataset
+	}
+	return r.Dataset + ":" + r.Split
+}
+
+// MarshalText encodes r as String does (so Hash sees "mnist:test").
+func (r Ref) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// Evaluate is the [evaluate] table.
+type Evaluate struct {
+	// InDist is the in-distribution test set (key in_dist). Required.
+	InDist Ref `json:"in_dist"`
+	// Fit holds in-distribution samples for detectors that fit on normal data.
+	// Default: InDist's dataset with split "train" (or InDist itself when it
+	// has no split).
+	Fit Ref `json:"fit"`
+	// FitSamples (≥ 1) is how many Fit samples are used. Default 2000.
+	FitSamples int `json:"fit_samples"`
+	// Anomalies lists the anomalous sets; at least one, no repeats, none equal
+	// to InDist. Required.
+	Anomalies []Ref `json:"anomalies"`
+	// Samples (≥ 1) is the number of samples taken from every set (InDist and
+	// each anomaly set): the first Samples after a seeded shuffle. Default 2000.
+	Samples int `json:"samples"`
+	// Folds (≥ 2) is the number of cross-validation folds for supervised
+	// detectors. Default 5.
+	Folds int `json:"folds"`
+	// BatchSize (≥ 1) is the scoring batch size. Default 128.
+	BatchSize int `json:"batch_size"`
+}
+
+// DatasetSpec is one [datasets.KEY] table.
+type DatasetSpec struct {
+	Kind string `json:"kind"` // the dataset kind (key "kind"), required
+	// Params decodes the table's other keys into the kind's parameter struct.
+	Params *TableDecoder `json:"params"`
+}
+
+// DetectorSpec is one [[detector]] table.
+type DetectorSpec struct {
+	Type string `json:"type"` // the detector type (key "type"), required
+	// Name is the detector's column name (key "name"); "" means the name the
+	// detector derives from its parameters (e.g. "purview-gauss"). Explicit
+	// names are unique within a configuration and safe as file names.
+	Name string `json:"name"`
+	// Params decodes the table's other keys into the type's parameter struct.
+	Params *TableDecoder `json:"params"`
+	// Index is the table's position among the [[detector]] tables, from 0, as
+	// in the key paths of errors ("detector[2].head").
+	Index int `json:"-"`
+}
+
+// TrainsModel reports whether the model is trained from [train] (true) or
+// loaded from Model.Checkpoint (false). The checkpoint wins when both are set.
+func (c *Config) TrainsModel() bool { return c.Model.Checkpoint == "" }
+
+// Seed returns the seed for one named consumer of randomness ("train",
+// "sample:mnist:test", "fold", ...). Every purpose gets its own stable seed,
+// so adding a consumer never shifts the draws of another:
+//
+//	Seed(p) = mix(FNV-1a-64(le64(MasterSeed) ‖ p))
+//
+// where le64 is the 8-byte little-endian encoding and mix is the SplitMix64
+// finaliser, which spreads FNV's weakly mixed high bits.
+func (c *Config) Seed(purpose string) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(c.MasterSeed))
+	h.Write(b[:])
+	h.Write([]byte(purpose))
+	z := h.Sum64()
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// ModelHash is the cache key of the trained model: Hash of the
+// architecture, the [train] table (with its resolved seed) and the training
+// dataset's spec. It does not cover the contents of data files; callers that
+// want that add a fingerprint of the data to their own key. Only meaningful
+// when TrainsModel.
+func (c *Config) ModelHash() string {
+	var data DatasetSpec
+	var train Train
+	if c.Train != nil {
+		train = *c.Train
+		data = c.Datasets[c.Train.Dataset]
+	}
+	return Hash("model", c.Model.Arch, train, data)
+}
+
+// Hash returns the hex SHA-256 of a canonical encoding of parts, for cache
+// keys: a version line, then each part's JSON encoding (encoding/json: struct
+// fields in declaration order, map keys sorted, floats in shortest form)
+// followed by a newline. Values decoded from TOML hash the same whether written
+// as 1 or 1.0. It panics if a part cannot be encoded as JSON (a channel, a
+// function): that is a programming error.
+func Hash(parts ...any) string {
+	h := sha256.New()
+	h.Write([]byte("purview/experiments.Hash v1\n"))
+	for _, p := range parts {
+		b, err := json.Marshal(p)
+		if err != nil {
+			panic(fmt.Sprintf("experiments: Hash: part of type %T: %v", p, err))
+		}
+		h.Write(b)
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Load reads and parses the configuration file at path (see Parse).
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err // *fs.PathError names the path: "open x.toml: no such file or directory"
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes and validates a configuration; filename is used in errors and
+// for the default run name. Every error is a *ConfigError naming the file, the
+// line when known, the dotted key and what was expected. Keys the schema does
+// not know are errors, except inside [datasets.KEY] and [[detector]] tables,
+// whose keys belong to the dataset kind or detector type and are checked when
+// their TableDecoder decodes them.
+func Parse(data []byte, filename string) (*Config, error) {
+	p := &parser{file: filename, src: string(data)}
+	p.loc = newLocator(p.src)
+
+	// Parse once into a generic map: any error here is a syntax error, and the
+	// map gives the raw [datasets] and [[detector]] tables.
+	var raw map[string]any
+	if _, err := toml.Decode(p.src, &raw); err != nil {
+		return nil, p.syntaxError(err)
+	}
+	var f fileConfig
+	md, err := toml.Decode(p.src, &f)
+	if err != nil {
+		return nil, p.decodeError(err, nil)
+	}
+	if err := p.checkUndecoded(md); err != nil {
+		return nil, err
+	}
+	c := &Config{File: filename, Raw: slices.Clone(data)}
+	if err := p.build(c, &f, &md, raw); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// fileConfig is the file's schema as BurntSushi/toml decodes it. Integers are
+// int64 where the file may hold a negative value that a uint would silently
+// wrap (toml does not range-check uint64).
+type fileConfig struct {
+	Name     string                    `toml:"name"`
+	Out      string                    `toml:"out"`
+	Seed     int64                     `toml:"seed"`
+	Workers  int                       `toml:"workers"`
+	Model    Model                     `toml:"model"`
+	Train    trainTOML                 `toml:"train"`
+	Datasets map[string]toml.Primitive `toml:"datasets"`
+	Evaluate evaluateTOML              `toml:"evaluate"`
+	Detector []toml.Primitive          `toml:"detector"`
+}
+
+type trainTOML struct {
+	Dataset      string  `toml:"dataset"`
+	Split        string  `toml:"split"`
+	Epochs       int     `toml:"epochs"`
+	BatchSize    int     `toml:"batch_size"`
+	LearningRate float64 `toml:"learning_rate"`
+	Seed         int64   `toml:"seed"`
+}
+
+type evaluateTOML struct {
+	InDist     string   `toml:"in_dist"`
+	Fit        string   `toml:"fit"`
+	FitSamples int      `toml:"fit_samples"`
+	Anomalies  []string `toml:"anomalies"`
+	Samples    int      `toml:"samples"`
+	Folds      int      `toml:"folds"`
+	BatchSize  int      `toml:"batch_size"`
+}
+
+// schemaTables maps each table of the schema to its Go type, for the
+// "known keys" hints of unknown-key errors.
+var schemaTables = map[string]reflect.Type{
+	"":         reflect.TypeFor[fileConfig](),
+	"model":    reflect.TypeFor[Model](),
+	"train":    reflect.TypeFor[trainTOML](),
+	"evaluate": reflect.TypeFor[evaluateTOML](),
+}
+
+// parser carries what error messages need while a file is decoded.
+type parser struct {
+	file string
+	src  string
+	loc  *locator
+}
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+const safeNameRule = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters"
+
+func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[string]any) error {
+	def := func(key ...string) bool { return !md.IsDefined(key...) }
+
+	// Top level.
+	c.Name = f.Name
+	if def("name") {
+		base := filepath.Base(p.file)
+		c.Name = strings.TrimSuffix(base, filepath.Ext(base))
+		if p.file == "" || !safeName.MatchString(c.Name) {
+			return p.errf("name", keyOnly, `missing, and the file name does not give a safe default; set name = "my-run"`)
+		}
+	}
+	if !safeName.MatchString(c.Name) {
+		return p.errf("name", atValue, "must be a safe directory name (%s), got %q", safeNameRule, c.Name)
+	}
+	c.Out = f.Out
+	if def("out") {
+		c.Out = DefaultOut
+	}
+	if c.Out == "" {
+		return p.errf("out", atValue, `must not be empty; omit it for the default "runs"`)
+	}
+	if f.Seed < 0 {
+		return p.errf("seed", atValue, "must be ≥ 0, got %d", f.Seed)
+	}
+	c.MasterSeed = f.Seed
+	if f.Workers < 0 {
+		return p.errf("workers", atValue, "must be ≥ 0 (0 = one per CPU), got %d", f.Workers)
+	}
+	c.Workers = f.Workers
+
+	// [model]
+	c.Model = f.Model
+	if def("model", "arch") {
+		c.Model.Arch = DefaultArch
+	}
+	if !slices.Contains(knownArchs, c.Model.Arch) {
+		return p.errf("model.arch", atValue, "unknown architecture %q (known: %s)", c.Model.Arch, strings.Join(knownArchs, ", "))
+	}
+	if def("model", "cache") {
+		c.Model.Cache = DefaultCache
+	}
+	if c.Model.Cache == "" {
+		return p.errf("model.cache", atValue, `must not be empty; omit it for the default "cache"`)
+	}
+
+	// [[datasets]] come before [train] and [evaluate], which refer to them.
+	if err := p.buildDatasets(c, raw); err != nil {
+		return err
+	}
+
+	// [evaluate]
+	e := &f.Evaluate
+	if def("evaluate", "in_dist") {
+		return p.usage(p.errf("evaluate.in_dist", keyOnly, "missing; name the in-distribution test set"), usageRef)
+	}
+	var err error
+	if c.Evaluate.InDist, err = p.ref(c, "evaluate.in_dist", e.InDist); err != nil {
+		return err
+	}
+	if def("evaluate", "fit") {
+		c.Evaluate.Fit = c.Evaluate.InDist
+		if c.Evaluate.Fit.Split != "" {
+			c.Evaluate.Fit.Split = "train"
+		}
+	} else if c.Evaluate.Fit, err = p.ref(c, "evaluate.fit", e.Fit); err != nil {
+		return err
+	}
+	if len(e.Anomalies) == 0 {
+		return p.usage(p.errf("evaluate.anomalies", keyOnly, "must list at least one anomaly set"), usageRef)
+	}
+	seen := map[Ref]int{}
+	for i, s := range e.Anomalies {
+		key := fmt.Sprintf("evaluate.anomalies[%d]", i)
+		r, err := p.ref(c, key, s)
+		if err != nil {
+			return err
+		}
+		if r == c.Evaluate.InDist {
+			return p.errf(key, atValue, "%q is the in-distribution set (evaluate.in_dist)", r)
+		}
+		if j, dup := seen[r]; dup {
+			return p.errf(key, atValue, "%q is listed twice (also evaluate.anomalies[%d])", r, j)
+		}
+		seen[r] = i
+		c.Evaluate.Anomalies = append(c.Evaluate.Anomalies, r)
+	}
+	for _, n := range []struct {
+		key  string
+		dst  *int
+		val  int
+		def  int
+		min  int
+		hint string
+	}{
+		{"samples", &c.Evaluate.Samples, e.Samples, DefaultSamples, 1, ""},
+		{"fit_samples", &c.Evaluate.FitSamples, e.FitSamples, DefaultFitSamples, 1, ""},
+		{"folds", &c.Evaluate.Folds, e.Folds, DefaultFolds, 2, usageFolds},
+		{"batch_size", &c.Evaluate.BatchSize, e.BatchSize, DefaultEvalBatch, 1, ""},
+	} {
+		*n.dst = n.val
+		if def("evaluate", n.key) {
+			*n.dst = n.def
+		}
+		if *n.dst < n.min {
+			return p.usage(p.errf("evaluate."+n.key, atValue, "must be ≥ %d, got %d", n.min, *n.dst), n.hint)
+		}
+	}
+
+	// [train], after [evaluate] because its dataset defaults to in_dist's.
+	if md.IsDefined("train") {
+		t := &f.Train
+		c.Train = &Train{Dataset: t.Dataset, Split: t.Split, Epochs: t.Epochs, BatchSize: t.BatchSize, LearningRate: t.LearningRate}
+		if def("train", "dataset") {
+			c.Train.Dataset = c.Evaluate.InDist.Dataset
+		} else if _, ok := c.Datasets[t.Dataset]; !ok {
+			return p.errf("train.dataset", atValue, "unknown dataset %q (%s)", t.Dataset, p.knownDatasets(c))
+		}
+		if def("train", "split") {
+			c.Train.Split = DefaultTrainSplit
+		}
+		for _, n := range []struct {
+			key string
+			dst *int
+			def int
+		}{{"epochs", &c.Train.Epochs, DefaultEpochs}, {"batch_size", &c.Train.BatchSize, DefaultTrainBatch}} {
+			if def("train", n.key) {
+				*n.dst = n.def
+			}
+			if *n.dst < 1 {
+				return p.errf("train."+n.key, atValue, "must be ≥ 1, got %d", *n.dst)
+			}
+		}
+		if def("train", "learning_rate") {
+			c.Train.LearningRate = DefaultLearningRate
+		}
+		if lr := c.Train.LearningRate; !(lr > 0) || math.IsInf(lr, 0) {
+			return p.errf("train.learning_rate", atValue, "must be a finite number > 0, got %v", lr)
+		}
+		if t.Seed < 0 {
+			return p.errf("train.seed", atValue, "must be ≥ 0 (0 = derived from seed), got %d", t.Seed)
+		}
+		c.Train.Seed = uint64(t.Seed)
+		if t.Seed == 0 {
+			c.Train.Seed = c.Seed("train")
+		}
+	} else if c.Model.Checkpoint == "" {
+		return p.usage(p.errf("", keyOnly, "no [train] table and model.checkpoint is empty: set one of them"), usageTrain)
+	}
+
+	return p.buildDetectors(c, raw)
+}
+
+func (p *parser) buildDatasets(c *Config, raw map[string]any) error {
+	c.Datasets = map[string]DatasetSpec{}
+	tbl, _ := raw["datasets"].(map[string]any)
+	for _, k := range p.loc.childOrder("datasets", tbl) {
+		path := "datasets." + keyPart(k)
+		m, ok := tbl[k].(map[string]any)
+		if !ok {
+			return p.usage(p.errf(path, atValue, "expected a table, got %s", tomlTypeName(tbl[k])), usageDataset)
+		}
+		if strings.Contains(k, ":") {
+			return p.errf(path, keyOnly, `dataset keys cannot contain ':', which separates the split in references`)
+		}
+		kind, err := p.stringKey(path, "kind", m)
+		if err != nil {
+			return p.usage(err, usageDataset)
+		}
+		c.Datasets[k] = DatasetSpec{Kind: kind, Params: p.table(fmt.Sprintf("Dataset kind %q", kind), path, "datasets", k, -1, m, "kind")}
+		c.DatasetOrder = append(c.DatasetOrder, k)
+	}
+	return nil
+}
+
+func (p *parser) buildDetectors(c *Config, raw map[string]any) error {
+	var elems []map[string]any
+	switch v := raw["detector"].(type) {
+	case []map[string]any:
+		elems = v
+	case []any:
+		for i, e := range v {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return p.usage(p.errf(fmt.Sprintf("detector[%d]", i), atValue, "expected a table, got %s", tomlTypeName(e)), usageDetector)
+			}
+			elems = append(elems, m)
+		}
+	}
+	if len(elems) == 0 {
+		return p.usage(p.errf("detector", keyOnly, "at least one [[detector]] table is required"), usageDetector)
+	}
+	names := map[string]int{}
+	for i, m := range elems {
+		path := fmt.Sprintf("detector[%d]", i)
+		typ, err := p.stringKey(path, "type", m)
+		if err != nil {
+			return p.usage(err, usageDetector)
+		}
+		// Only explicit names are checked here; Run checks the names that
+		// detectors derive from their parameters (e.g. "purview-gauss").
+		var name string
+		if _, set := m["name"]; set {
+			nameKey := path + ".name"
+			if name, err = p.stringKey(path, "name", m); err != nil {
+				return err
+			}
+			if !safeName.MatchString(name) {
+				return p.errf(nameKey, atValue, "detector name %q is not safe as a file name (%s)", name, safeNameRule)
+			}
+			if j, dup := names[name]; dup {
+				return p.errf(nameKey, atValue, `duplicate detector name %q (also detector[%d]); give one a distinct name = "..."`, name, j)
+			}
+			names[name] = i
+		}
+		c.Detectors = append(c.Detectors, DetectorSpec{Type: typ, Name: name, Index: i,
+			Params: p.table(fmt.Sprintf("Detector type %q", typ), path, "detector", "", i, m, "type", "name")})
+	}
+	return nil
+}
+
+// stringKey returns the required string key of table path.
+func (p *parser) stringKey(path, key string, m map[string]any) (string, error) {
+	v, ok := m[key]
+	if !ok {
+		return "", p.errf(path, keyOnly, "missing %s", key)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", p.errf(path+"."+key, atValue, "expected string, got %s", tomlTypeName(v))
+	}
+	if s == "" {
+		return "", p.errf(path+"."+key, atValue, "must not be empty")
+	}
+	return s, nil
+}
+
+// ref parses and resolves a "key" or "key:split" reference.
+func (p *parser) ref(c *Config, key, s string) (Ref, error) {
+	d, split, hasSplit := strings.Cut(s, ":")
+	if d == "" || (hasSplit && (split == "" || strings.Contains(split, ":"))) {
+		return Ref{}, p.usage(p.errf(key, atValue, `malformed reference %q, expected "key" or "key:split"`, s), usageRef)
+	}
+	if _, ok := c.Datasets[d]; !ok {
+		return Ref{}, p.errf(key, atValue, "unknown dataset %q (%s)", d, p.knownDatasets(c))
+	}
+	return Ref{Dataset: d, Split: split}, nil
+}
+
+func (p *parser) knownDatasets(c *Config) string {
+	if len(c.Datasets) == 0 {
+		return "no [datasets.KEY] tables are defined"
+	}
+	keys := slices.Sorted(maps.Keys(c.Datasets))
+	return "known: " + strings.Join(keys, ", ")
+}
+
+func (p *parser) table(owner, path, top, name string, index int, m map[string]any, reserved ...string) *TableDecoder {
+	return &TableDecoder{file: p.file, src: p.src, loc: p.loc, path: path, top: top, name: name,
+		index: index, raw: m, reserved: reserved, owner: owner}
+}
+
+// checkUndecoded reports every key the schema does not know, outside the
+// free-form [datasets.KEY] and [[detector]] tables.
+func (p *parser) checkUndecoded(md toml.MetaData) error {
+	undecoded := map[string]bool{}
+	var keys []toml.Key
+	for _, k := range md.Undecoded() {
+		if (k[0] == "datasets" && len(k) >= 3) || (k[0] == "detector" && len(k) >= 2) {
+			continue
+		}
+		undecoded[k.String()] = true
+		keys = append(keys, k)
+	}
+	var unknown []unknownKey
+	for _, k := range keys {
+		if len(k) > 1 && undecoded[toml.Key(k[:len(k)-1]).String()] {
+			continue // report only the outermost unknown key
+		}
+		parent := toml.Key(k[:len(k)-1]).String()
+		if len(k) == 1 {
+			parent = ""
+		}
+		var known []string
+		if t, ok := schemaTables[parent]; ok {
+			known = tomlFields(t)
+		}
+		unknown = append(unknown, unknownKey{path: k.String(), parent: parent, last: k[len(k)-1], known: known})
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	return p.unknownError(unknown)
+}

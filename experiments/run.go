@@ -1,0 +1,449 @@
+package experiments
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"codeberg.org/sbinet/npyio"
+	"github.com/purview-lab/purview/datasets"
+	"github.com/purview-lab/purview/detectors"
+	"github.com/purview-lab/purview/internal/atomicfile"
+	"github.com/purview-lab/purview/metrics"
+	"github.com/purview-lab/purview/models"
+	"github.com/purview-lab/purview/report"
+	"gonum.org/v1/gonum/mat"
+)
+
+// RunOptions are the command-line choices that override the config.
+type RunOptions struct {
+	Out     string // output root; "" = the config's out
+	Workers int    // 0 = the config's workers
+	Stdout  io.Writer
+	Stderr  io.Writer // progress and log lines
+}
+
+// scored holds one detector's scores against one anomaly set.
+type scored struct {
+	normal, anomalous []float64
+	folds             []float64 // per-fold AUROC, supervised only
+}
+
+// Run executes the experiment of cfg: it trains (or loads from the cache, or
+// from cfg.Model.Checkpoint) the model, draws the evaluation sets, runs every
+// detector, computes the metrics and writes the run directory. It ends by
+// printing the AUROC table on opts.Stdout.
+func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	log := opts.Stderr
+	out := cfg.Out
+	if opts.Out != "" {
+		out = opts.Out
+	}
+	workers := cfg.Workers
+	if opts.Workers > 0 {
+		workers = opts.Workers
+	}
+	if workers <= 0 {
+		workers = defaultWorkers()
+	}
+	dir, err := CreateRunDir(out, cfg.Name)
+	if err != nil {
+		return err
+	}
+	man := NewManifest(cfg, time.Now())
+	write := func(name string, data []byte) error {
+		man.AddOutput(name)
+		return atomicfile.WriteFile(filepath.Join(dir, name), data)
+	}
+	if err := write("config.toml", cfg.Raw); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "purview: run %q → %s (%d workers)\n", cfg.Name, dir, workers)
+
+	sources := map[string]datasets.Source{}
+	for _, key := range cfg.DatasetOrder {
+		spec := cfg.Datasets[key]
+		src, err := datasets.New(spec.Kind, spec.Params)
+		if err == nil {
+			err = spec.Params.CheckUsed()
+		}
+		if err != nil {
+			return spec.Params.WrapError(err)
+		}
+		sources[key] = src
+	}
+
+	// The model.
+	phase := time.Now()
+	net, trainLog, weightsFrom, err := prepareModel(ctx, cfg, sources, workers, log)
+	if err != nil {
+		return err
+	}
+	man.AddPhase("train", time.Since(phase))
+	if trainLog != nil {
+		b, _ := json.MarshalIndent(trainLog, "", "  ")
+		if err := write("train_log.json", append(b, '\n')); err != nil {
+			return err
+		}
+	}
+	ckpt := filepath.Join(dir, "model.safetensors")
+	if err := models.SaveCheckpoint(ckpt, net); err != nil {
+		return err
+	}
+	man.AddOutput("model.safetensors")
+
+	// The evaluation sets.
+	phase = time.Now()
+	c, h, w := net.InputShape()
+	load := func(ref Ref, n int, purpose string) (*datasets.Set, error) {
+		src := sources[ref.Dataset]
+		set, err := src.Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
+		if err != nil {
+			return nil, err
+		}
+		set.Name = ref.String()
+		if set.C != c || set.H != h || set.W != w {
+			return nil, fmt.Errorf("%s: set %s has %dx%dx%d images, model %s takes %dx%dx%d", cfg.File, set.Name, set.C, set.H, set.W, net.Arch(), c, h, w)
+		}
+		return sample(set, n, cfg.Seed(purpose+":"+ref.String())), nil
+	}
+	inSet, err := load(cfg.Evaluate.InDist, cfg.Evaluate.Samples, "eval")
+	if err != nil {
+		return err
+	}
+	testAcc, err := accuracyOn(net, sources, cfg.Evaluate.InDist, c, h, w, cfg)
+	if err != nil {
+		return err
+	}
+	man.Model = &ModelSummary{Arch: net.Arch(), Classes: net.Classes(), Weights: weightsFrom, AccuracyOn: cfg.Evaluate.InDist.String()}
+	if !math.IsNaN(testAcc) {
+		man.Model.Accuracy = &testAcc
+		fmt.Fprintf(log, "model %s: accuracy on %s %.2f%%\n", net.Arch(), cfg.Evaluate.InDist, 100*testAcc)
+	}
+	fitSet, err := load(cfg.Evaluate.Fit, cfg.Evaluate.FitSamples, "fit")
+	if err != nil {
+		return err
+	}
+	anomSets := make([]*datasets.Set, len(cfg.Evaluate.Anomalies))
+	for i, ref := range cfg.Evaluate.Anomalies {
+		if anomSets[i], err = load(ref, cfg.Evaluate.Samples, "eval"); err != nil {
+			return err
+		}
+	}
+
+	// The detectors, run on probes that compute each model quantity once.
+	inProbe := detectors.NewSetProbe(net, inSet)
+	fitProbe := detectors.NewSetProbe(net, fitSet)
+	anomProbes := make([]detectors.Probe, len(anomSets))
+	for i, s := range anomSets {
+		anomProbes[i] = detectors.NewSetProbe(net, s)
+	}
+	env := detectors.Env{Classes: net.Classes()}
+	build := func(spec DetectorSpec) (detectors.Detector, error) {
+		d, err := detectors.New(spec.Type, env, spec.Params)
+		if err == nil {
+			err = spec.Params.CheckUsed()
+		}
+		if err != nil {
+			return nil, spec.Params.WrapError(err)
+		}
+		return d, nil
+	}
+	var names []string
+	supervised := map[string]bool{}
+	results := map[string][]scored{} // detector → per anomaly set
+	var confounds []models.Confound
+	for _, spec := range cfg.Detectors {
+		d, err := build(spec)
+		if err != nil {
+			return err
+		}
+		name := spec.Name
+		if name == "" {
+			name = d.Name()
+		}
+		for _, n := range names {
+			if n == name {
+				return fmt.Errorf("%s: detector[%d]: two detectors are named %q; set name = \"...\" on one", cfg.File, spec.Index, name)
+			}
+		}
+		names = append(names, name)
+		if cf, ok := d.(interface{ Confound() models.Confound }); ok {
+			confounds = append(confounds, cf.Confound())
+		}
+		start := time.Now()
+		res := make([]scored, len(anomProbes))
+		if d.Kind() == detectors.Supervised {
+			supervised[name] = true
+			for i, ap := range anomProbes {
+				ns, as, folds, err := detectors.CrossValidate(func() (detectors.Detector, error) { return build(spec) },
+					inProbe, ap, cfg.Evaluate.Folds, cfg.Seed("folds:"+anomSets[i].Name))
+				if err != nil {
+					return fmt.Errorf("detector %s on %s: %w", name, anomSets[i].Name, err)
+				}
+				res[i] = scored{ns, as, folds}
+			}
+		} else {
+			if d.NeedsFit() {
+				if err := d.Fit(detectors.FitData{InDist: fitProbe, Seed: cfg.Seed("fit:" + name)}); err != nil {
+					return fmt.Errorf("detector %s: fit on %s: %w", name, fitSet.Name, err)
+				}
+			}
+			ns, err := d.Score(inProbe)
+			if err != nil {
+				return fmt.Errorf("detector %s on %s: %w", name, inSet.Name, err)
+			}
+			for i, ap := range anomProbes {
+				as, err := d.Score(ap)
+				if err != nil {
+					return fmt.Errorf("detector %s on %s: %w", name, anomSets[i].Name, err)
+				}
+				res[i] = scored{normal: ns, anomalous: as}
+			}
+		}
+		results[name] = res
+		fmt.Fprintf(log, "detector %s: scored (%.1f s)\n", name, time.Since(start).Seconds())
+	}
+	man.AddPhase("score", time.Since(phase))
+
+	// Metrics.
+	phase = time.Now()
+	table := &report.Table{
+		Title:     fmt.Sprintf("%s: %s, in-distribution %s (%d samples per set)", cfg.Name, net.Arch(), inSet.Name, inSet.Len()),
+		InDist:    inSet.Name,
+		Detectors: names,
+	}
+	for _, s := range anomSets {
+		table.Sets = append(table.Sets, s.Name)
+	}
+	for _, name := range names {
+		for i, s := range anomSets {
+			r := results[name][i]
+			m, err := metrics.Evaluate(r.normal, r.anomalous)
+			if err != nil {
+				return describeMetricError(err, name, inSet, s)
+			}
+			table.Cells = append(table.Cells, report.Cell{Detector: name, Supervised: supervised[name], Set: s.Name, Metrics: m, FoldAUROC: r.folds})
+		}
+	}
+	man.AddPhase("metrics", time.Since(phase))
+
+	// Outputs.
+	phase = time.Now()
+	if err := table.WriteAll(dir); err != nil {
+		return err
+	}
+	man.AddOutput("table.md", "table.csv", "table.json", "table.tex")
+	scores, err := scoresCSV(names, inSet, anomSets, results)
+	if err != nil {
+		return err
+	}
+	if err := write("scores.csv", scores); err != nil {
+		return err
+	}
+	for i, s := range anomSets {
+		normal, anom := map[string][]float64{}, map[string][]float64{}
+		for _, name := range names {
+			normal[name], anom[name] = results[name][i].normal, results[name][i].anomalous
+		}
+		curves, err := report.ROCCurves(names, normal, anom)
+		if err != nil {
+			return err
+		}
+		base := "roc_" + fileSafe(s.Name)
+		title := fmt.Sprintf("%s vs %s (%s)", inSet.Name, s.Name, net.Arch())
+		if err := report.ROCFigure(title, curves, filepath.Join(dir, base)); err != nil {
+			return err
+		}
+		man.AddOutput(base+".png", base+".svg")
+	}
+	conf := models.Confound{Label: onesLabel(net.Classes()), Act: models.Sigmoid}
+	if len(confounds) > 0 {
+		conf = confounds[0]
+	}
+	ff, err := writeFeatures(dir, net, conf, inSet, inProbe, anomSets, anomProbes)
+	if err != nil {
+		return err
+	}
+	man.AddOutput(ff...)
+	man.AddPhase("report", time.Since(phase))
+	man.AddOutput(ManifestFile)
+	man.Finish(time.Now())
+	if err := man.Write(dir); err != nil {
+		return err
+	}
+	if !math.IsNaN(testAcc) {
+		fmt.Fprintf(opts.Stdout, "model accuracy on %s: %.2f%%\n", cfg.Evaluate.InDist, 100*testAcc)
+	}
+	if err := table.Terminal(opts.Stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Stdout, "results in %s\n", dir)
+	return nil
+}
+
+// sample returns n samples of set drawn without replacement by a seeded
+// shuffle (the whole set, in source order, when it has at most n).
+func sample(set *datasets.Set, n int, seed uint64) *datasets.Set {
+	if set.Len() <= n {
+		return set
+	}
+	r := rand.New(rand.NewPCG(seed, 0))
+	idx := r.Perm(set.Len())[:n]
+	return set.Subset(idx)
+}
+
+func accuracyOn(net *models.Sequential, sources map[string]datasets.Source, ref Ref, c, h, w int, cfg *Config) (float64, error) {
+	set, err := sources[ref.Dataset].Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
+	if err != nil {
+		return 0, err
+	}
+	set.Name = ref.String()
+	for _, l := range set.Labels {
+		if l < 0 {
+			return math.NaN(), nil
+		}
+	}
+	return net.Accuracy(set)
+}
+
+func describeMetricError(err error, detector string, in, anom *datasets.Set) error {
+	var nf *metrics.NonFiniteError
+	if errors.As(err, &nf) {
+		set := in
+		if nf.Set == "anomalous" {
+			set = anom
+		}
+		return fmt.Errorf("detector %s gave a %v score to sample %d of %s (dataset index %d)", detector, nf.Value, nf.Index, set.Name, set.Index[nf.Index])
+	}
+	return fmt.Errorf("detector %s on %s: %w", detector, anom.Name, err)
+}
+
+// scoresCSV lays out every score the metrics were computed from. For each
+// anomaly set ("pair") it lists the in-distribution samples then that set's
+// samples, so filtering on pair reproduces every cell of the table;
+// supervised detectors give in-distribution samples a different
+// (out-of-fold) score in each pair.
+func scoresCSV(names []string, in *datasets.Set, anoms []*datasets.Set, res map[string][]scored) ([]byte, error) {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write(append([]string{"pair", "set", "index", "label", "anomalous"}, names...))
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for i, a := range anoms {
+		for part, s := range []*datasets.Set{in, a} {
+			for j := 0; j < s.Len(); j++ {
+				row := []string{a.Name, s.Name, strconv.Itoa(s.Index[j]), strconv.Itoa(s.Labels[j]), strconv.Itoa(part)}
+				for _, n := range names {
+					if part == 0 {
+						row = append(row, f(res[n][i].normal[j]))
+					} else {
+						row = append(row, f(res[n][i].anomalous[j]))
+					}
+				}
+				w.Write(row)
+			}
+		}
+	}
+	w.Flush()
+	return []byte(b.String()), w.Error()
+}
+
+// writeFeatures writes the purview features of every evaluated sample for
+// confound c: features.npy (float64, one row per sample: the in-distribution
+// set then each anomaly set, one column per parameter tensor), features.json
+// (column names, confound, row ranges and source indices) and the per-layer
+// profile figure features.png / features.svg.
+func writeFeatures(dir string, net models.Network, c models.Confound, in *datasets.Set, inP detectors.Probe, anoms []*datasets.Set, anomP []detectors.Probe) ([]string, error) {
+	sets := append([]*datasets.Set{in}, anoms...)
+	probes := append([]detectors.Probe{inP}, anomP...)
+	type rows struct {
+		Set   string `json:"set"`
+		Start int    `json:"start"`
+		Count int    `json:"count"`
+		Index []int  `json:"index"`
+	}
+	side := struct {
+		Columns    []string  `json:"columns"`
+		Label      []float32 `json:"confounding_label"`
+		Activation string    `json:"activation"`
+		Rows       []rows    `json:"rows"`
+	}{Columns: net.GradNames(), Label: c.Label, Activation: c.Act.String()}
+	var all []float64
+	var mats []report.NamedMatrix
+	for i, p := range probes {
+		m, err := p.GradNorms(c)
+		if err != nil {
+			return nil, err
+		}
+		side.Rows = append(side.Rows, rows{Set: sets[i].Name, Start: len(all) / m.Cols, Count: m.Rows, Index: sets[i].Index})
+		all = append(all, m.Data...)
+		mats = append(mats, report.NamedMatrix{Name: sets[i].Name, Rows: m.Rows, Cols: m.Cols, Data: m.Data})
+	}
+	P := len(side.Columns)
+	dense := mat.NewDense(len(all)/P, P, all)
+	if err := atomicfile.Write(filepath.Join(dir, "features.npy"), func(w io.Writer) error { return npyio.Write(w, dense) }); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(side, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, "features.json"), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	title := fmt.Sprintf("purview features, %s, label %s", c.Act, labelString(c.Label))
+	if err := report.FeatureFigure(title, side.Columns, mats[0], mats[1:], filepath.Join(dir, "features")); err != nil {
+		return nil, err
+	}
+	return []string{"features.npy", "features.json", "features.png", "features.svg"}, nil
+}
+
+func onesLabel(c int) []float32 {
+	l := make([]float32, c)
+	for i := range l {
+		l[i] = 1
+	}
+	return l
+}
+
+func labelString(l []float32) string {
+	var b strings.Builder
+	for _, v := range l {
+		b.WriteByte('0' + byte(v))
+	}
+	return b.String()
+}
+
+// fileSafe turns a set name such as "fashion-mnist:test" into a file name part.
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func defaultWorkers() int {
+	n := runtimeNumCPU()
+	if n < 1 {
+		return 1
+	}
+	return n
+}
