@@ -72,8 +72,8 @@ func newGenerated(name string, n, c, h, w int) *Set {
 
 // UniformNoiseParams is the TOML table of kind "uniform-noise".
 type UniformNoiseParams struct {
-	Count int     `toml:"count"` // number of images; default 10000
-	Seed  *uint64 `toml:"seed"`  // default: the experiment's seed (Request.Seed)
+	Count int    `toml:"count"` // number of images; default 10000
+	Seed  *int64 `toml:"seed"`  // ≥ 0; default: the experiment's seed (Request.Seed)
 }
 
 // GaussianNoiseParams is the TOML table of kind "gaussian-noise".
@@ -81,7 +81,7 @@ type GaussianNoiseParams struct {
 	Count int     `toml:"count"` // number of images; default 10000
 	Mean  float64 `toml:"mean"`  // default 0.5
 	Std   float64 `toml:"std"`   // default 0.25
-	Seed  *uint64 `toml:"seed"`  // default: the experiment's seed (Request.Seed)
+	Seed  *int64  `toml:"seed"`  // ≥ 0; default: the experiment's seed (Request.Seed)
 }
 
 // noiseSource generates a noise set of the model's input shape.
@@ -120,6 +120,19 @@ func checkCount(kind string, n int) error {
 	return nil
 }
 
+// seedParam checks an optional seed key: TOML integers are signed, and a
+// negative seed would silently wrap around as uint64.
+func seedParam(kind string, s *int64) (*uint64, error) {
+	if s == nil {
+		return nil, nil
+	}
+	if *s < 0 {
+		return nil, fmt.Errorf("datasets: %s: seed = %d (want ≥ 0)", kind, *s)
+	}
+	u := uint64(*s)
+	return &u, nil
+}
+
 func init() {
 	Register("uniform-noise",
 		"Images of i.i.d. U[0,1) pixels in the model's input shape, labels -1; no splits. "+
@@ -132,7 +145,11 @@ func init() {
 			if err := checkCount("uniform-noise", p.Count); err != nil {
 				return nil, err
 			}
-			return &noiseSource{kind: "uniform-noise", count: p.Count, seed: p.Seed, gen: UniformNoise}, nil
+			seed, err := seedParam("uniform-noise", p.Seed)
+			if err != nil {
+				return nil, err
+			}
+			return &noiseSource{kind: "uniform-noise", count: p.Count, seed: seed, gen: UniformNoise}, nil
 		})
 	Register("gaussian-noise",
 		"Images of i.i.d. N(mean, std²) pixels clipped to [0,1], in the model's input shape, labels -1; no splits. "+
@@ -151,8 +168,12 @@ func init() {
 			if !(p.Std >= 0) || math.IsInf(p.Std, 0) {
 				return nil, fmt.Errorf("datasets: gaussian-noise: std = %v (want a finite number ≥ 0)", p.Std)
 			}
+			seed, err := seedParam("gaussian-noise", p.Seed)
+			if err != nil {
+				return nil, err
+			}
 			mean, std := p.Mean, p.Std
 			gen := func(n, c, h, w int, seed uint64) *Set { return GaussianNoise(n, c, h, w, mean, std, seed) }
-			return &noiseSource{kind: "gaussian-noise", count: p.Count, seed: p.Seed, gen: gen}, nil
+			return &noiseSource{kind: "gaussian-noise", count: p.Count, seed: seed, gen: gen}, nil
 		})
 }

@@ -54,6 +54,8 @@ func TestRegistryParamErrors(t *testing.T) {
 		{"uniform-noise", jsonParams(`{"cout": 5}`), `datasets: uniform-noise params: json: unknown field "cout"`},
 		{"uniform-noise", jsonParams(`{"count": 0}`), "datasets: uniform-noise: count = 0 (want > 0)"},
 		{"gaussian-noise", jsonParams(`{"std": -0.1}`), "datasets: gaussian-noise: std = -0.1 (want a finite number ≥ 0)"},
+		{"uniform-noise", jsonParams(`{"seed": -1}`), "datasets: uniform-noise: seed = -1 (want ≥ 0)"},
+		{"gaussian-noise", jsonParams(`{"seed": -3}`), "datasets: gaussian-noise: seed = -3 (want ≥ 0)"},
 		{"idx", jsonParams(`{"images": "a.gz"}`), `datasets: idx: params images and labels are both required (got images = "a.gz", labels = "")`},
 		{"idx", nil, `datasets: idx: params images and labels are both required (got images = "", labels = "")`},
 	} {

@@ -33,7 +33,6 @@ const (
 	DefaultSamples      = 2000
 	DefaultFitSamples   = 2000
 	DefaultFolds        = 5
-	DefaultEvalBatch    = 128
 )
 
 // knownArchs lists the values model.arch accepts.
@@ -103,6 +102,9 @@ type Train struct {
 	BatchSize int `json:"batch_size"`
 	// LearningRate (> 0, finite) is Adam's step size. Default 1e-3.
 	LearningRate float64 `json:"learning_rate"`
+	// Samples (≥ 0) limits training to that many samples of the split, drawn
+	// by a seeded shuffle, for quick experiments. Default 0: all of them.
+	Samples int `json:"samples"`
 	// Seed seeds initialisation and shuffling. The file's train.seed, or
 	// Config.Seed("train") when that is 0 or omitted.
 	Seed uint64 `json:"seed"`
@@ -145,8 +147,6 @@ type Evaluate struct {
 	// Folds (≥ 2) is the number of cross-validation folds for supervised
 	// detectors. Default 5.
 	Folds int `json:"folds"`
-	// BatchSize (≥ 1) is the scoring batch size. Default 128.
-	BatchSize int `json:"batch_size"`
 }
 
 // DatasetSpec is one [datasets.KEY] table.
@@ -290,6 +290,7 @@ type trainTOML struct {
 	Epochs       int     `toml:"epochs"`
 	BatchSize    int     `toml:"batch_size"`
 	LearningRate float64 `toml:"learning_rate"`
+	Samples      int     `toml:"samples"`
 	Seed         int64   `toml:"seed"`
 }
 
@@ -300,7 +301,6 @@ type evaluateTOML struct {
 	Anomalies  []string `toml:"anomalies"`
 	Samples    int      `toml:"samples"`
 	Folds      int      `toml:"folds"`
-	BatchSize  int      `toml:"batch_size"`
 }
 
 // schemaTables maps each table of the schema to its Go type, for the
@@ -421,7 +421,6 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 		{"samples", &c.Evaluate.Samples, e.Samples, DefaultSamples, 1, ""},
 		{"fit_samples", &c.Evaluate.FitSamples, e.FitSamples, DefaultFitSamples, 1, ""},
 		{"folds", &c.Evaluate.Folds, e.Folds, DefaultFolds, 2, usageFolds},
-		{"batch_size", &c.Evaluate.BatchSize, e.BatchSize, DefaultEvalBatch, 1, ""},
 	} {
 		*n.dst = n.val
 		if def("evaluate", n.key) {
@@ -435,7 +434,10 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 	// [train], after [evaluate] because its dataset defaults to in_dist's.
 	if md.IsDefined("train") {
 		t := &f.Train
-		c.Train = &Train{Dataset: t.Dataset, Split: t.Split, Epochs: t.Epochs, BatchSize: t.BatchSize, LearningRate: t.LearningRate}
+		c.Train = &Train{Dataset: t.Dataset, Split: t.Split, Epochs: t.Epochs, BatchSize: t.BatchSize, LearningRate: t.LearningRate, Samples: t.Samples}
+		if t.Samples < 0 {
+			return p.errf("train.samples", atValue, "must be ≥ 0 (0 = the whole split), got %d", t.Samples)
+		}
 		if def("train", "dataset") {
 			c.Train.Dataset = c.Evaluate.InDist.Dataset
 		} else if _, ok := c.Datasets[t.Dataset]; !ok {

@@ -376,7 +376,7 @@ func TestMNISTConfig(t *testing.T) {
 	}
 	e := c.Evaluate
 	if e.InDist != (Ref{"mnist", "test"}) || e.Fit != (Ref{"mnist", "train"}) || e.FitSamples != 2000 ||
-		fmt.Sprint(e.Anomalies) != "[fashion-mnist:test uniform gaussian]" || e.Samples != 2000 || e.Folds != 5 || e.BatchSize != 128 {
+		fmt.Sprint(e.Anomalies) != "[fashion-mnist:test uniform gaussian]" || e.Samples != 2000 || e.Folds != 5 {
 		t.Errorf("evaluate = %+v", e)
 	}
 	var got []string
@@ -407,7 +407,7 @@ func TestDefaults(t *testing.T) {
 	if *c.Train != want {
 		t.Errorf("train = %+v, want %+v", *c.Train, want)
 	}
-	wantEval := "{InDist:mnist:test Fit:mnist:train FitSamples:2000 Anomalies:[noise] Samples:2000 Folds:5 BatchSize:128}"
+	wantEval := "{InDist:mnist:test Fit:mnist:train FitSamples:2000 Anomalies:[noise] Samples:2000 Folds:5}"
 	if got := fmt.Sprintf("%+v", c.Evaluate); got != wantEval {
 		t.Errorf("evaluate = %s, want %s", got, wantEval)
 	}

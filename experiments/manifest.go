@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/purview-lab/purview/internal/atomicfile"
 )
 
 // ManifestFile is the manifest's file name inside the run directory.
@@ -189,5 +191,5 @@ func (m *Manifest) JSON() []byte {
 
 // Write writes dir/manifest.json atomically.
 func (m *Manifest) Write(dir string) error {
-	return WriteFileAtomic(filepath.Join(dir, ManifestFile), m.JSON())
+	return atomicfile.WriteFile(filepath.Join(dir, ManifestFile), m.JSON())
 }

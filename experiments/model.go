@@ -27,55 +27,72 @@ const trainingCodeVersion = "models.Train v1 (gorgonia v0.9.18, Adam, drop-last,
 
 func runtimeNumCPU() int { return runtime.NumCPU() }
 
-// prepareModel returns the network of cfg: loaded from model.checkpoint, or
-// from the training cache, or trained with [train] and cached. The training log
-// is returned when it is known (trained now or cached with the weights).
-func prepareModel(ctx context.Context, cfg *Config, sources map[string]datasets.Source, workers int, logw io.Writer) (*models.Sequential, []models.EpochStats, string, error) {
+// modelPlan is what a run knows about its model before any expensive work:
+// enough to build and check the detectors before training starts.
+type modelPlan struct {
+	classes int
+	ckpt    []models.Param // weights from model.checkpoint (nil when training)
+	train   *datasets.Set  // training set (nil when loading a checkpoint)
+	seed    uint64         // initialisation and shuffling seed
+	cache   string         // cache entry path of the trained weights
+}
+
+// planModel reads model.checkpoint, or loads the training set, and fixes the
+// class count.
+func planModel(cfg *Config, sources map[string]datasets.Source) (*modelPlan, error) {
 	if !cfg.TrainsModel() {
 		ps, meta, err := models.ReadCheckpoint(cfg.Model.Checkpoint)
 		if err != nil {
-			return nil, nil, "", fmt.Errorf("%s: model.checkpoint: %w", cfg.File, err)
+			return nil, fmt.Errorf("%s: model.checkpoint: %w", cfg.File, err)
 		}
-		classes := classesOf(ps, meta)
-		net, err := models.NewNetwork(cfg.Model.Arch, classes, 0)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		if err := net.SetParams(ps); err != nil {
-			return nil, nil, "", fmt.Errorf("%s: model.checkpoint %s: %w", cfg.File, cfg.Model.Checkpoint, err)
-		}
-		net.SetWorkers(workers)
-		fmt.Fprintf(logw, "model %s: weights from %s\n", net.Arch(), cfg.Model.Checkpoint)
-		return net, nil, cfg.Model.Checkpoint, nil
+		return &modelPlan{classes: classesOf(ps, meta), ckpt: ps}, nil
 	}
 	tr := cfg.Train
 	c, h, w, err := models.InputShapeOf(cfg.Model.Arch)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	train, err := sources[tr.Dataset].Load(datasets.Request{Split: tr.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + tr.Dataset + ":" + tr.Split)})
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	train.Name = tr.Dataset + ":" + tr.Split
+	if tr.Samples > 0 {
+		train = sample(train, tr.Samples, cfg.Seed("train-samples"))
+	}
 	classes := 0
 	for i, l := range train.Labels {
 		if l < 0 {
-			return nil, nil, "", fmt.Errorf("%s: train.dataset %q: sample %d has no label; a model can only be trained on labelled data", cfg.File, tr.Dataset, i)
+			return nil, fmt.Errorf("%s: train.dataset %q: sample %d has no label; a model can only be trained on labelled data", cfg.File, tr.Dataset, i)
 		}
 		classes = max(classes, l+1)
 	}
-	seed := tr.Seed
-	if seed == 0 {
-		seed = cfg.Seed("train")
-	}
-	key := Hash(cfg.ModelHash(), fingerprint(train), classes, seed, trainingCodeVersion)
-	path := filepath.Join(cfg.Model.Cache, fmt.Sprintf("%s-%s.safetensors", cfg.Model.Arch, key[:16]))
-	net, err := models.NewNetwork(cfg.Model.Arch, classes, cfg.Seed("init"))
+	key := Hash(cfg.ModelHash(), fingerprint(train), classes, trainingCodeVersion)
+	return &modelPlan{
+		classes: classes,
+		train:   train,
+		seed:    tr.Seed,
+		cache:   filepath.Join(cfg.Model.Cache, fmt.Sprintf("%s-%s.safetensors", cfg.Model.Arch, key[:16])),
+	}, nil
+}
+
+// build returns the network of the plan: the checkpoint's weights, or the
+// training cache entry, or weights trained now with [train] and cached. It
+// also returns the training log when known, and where the weights came from.
+func (pl *modelPlan) build(ctx context.Context, cfg *Config, sources map[string]datasets.Source, workers int, logw io.Writer) (*models.Sequential, []models.EpochStats, string, error) {
+	net, err := models.NewNetwork(cfg.Model.Arch, pl.classes, pl.seed)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	net.SetWorkers(workers)
+	if pl.ckpt != nil {
+		if err := net.SetParams(pl.ckpt); err != nil {
+			return nil, nil, "", fmt.Errorf("%s: model.checkpoint %s: %w", cfg.File, cfg.Model.Checkpoint, err)
+		}
+		fmt.Fprintf(logw, "model %s: weights from %s\n", net.Arch(), cfg.Model.Checkpoint)
+		return net, nil, cfg.Model.Checkpoint, nil
+	}
+	path := pl.cache
 	if _, err := os.Stat(path); err == nil {
 		if err := models.LoadCheckpoint(path, net); err == nil {
 			var stats []models.EpochStats
@@ -90,15 +107,17 @@ func prepareModel(ctx context.Context, cfg *Config, sources map[string]datasets.
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, "", fmt.Errorf("model cache: %w", err)
 	}
+	tr := cfg.Train
 	var test *datasets.Set
 	if ref := cfg.Evaluate.InDist; ref.Dataset == tr.Dataset {
+		c, h, w := net.InputShape()
 		if test, err = sources[ref.Dataset].Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())}); err != nil {
 			return nil, nil, "", err
 		}
 		test.Name = ref.String()
 	}
-	fmt.Fprintf(logw, "model %s: training on %s (%d images, %d epochs)\n", net.Arch(), train.Name, train.Len(), tr.Epochs)
-	stats, err := net.Train(ctx, train, test, models.TrainConfig{Epochs: tr.Epochs, BatchSize: tr.BatchSize, LearningRate: tr.LearningRate, Seed: seed}, logw)
+	fmt.Fprintf(logw, "model %s: training on %s (%d images, %d epochs)\n", net.Arch(), pl.train.Name, pl.train.Len(), tr.Epochs)
+	stats, err := net.Train(ctx, pl.train, test, models.TrainConfig{Epochs: tr.Epochs, BatchSize: tr.BatchSize, LearningRate: tr.LearningRate, Seed: pl.seed}, logw)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,9 +89,50 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		sources[key] = src
 	}
 
+	// Everything a config can get wrong is checked before the model trains.
+	plan, err := planModel(cfg, sources)
+	if err != nil {
+		return err
+	}
+	env := detectors.Env{Classes: plan.classes}
+	build := func(spec DetectorSpec) (detectors.Detector, error) {
+		d, err := detectors.New(spec.Type, env, spec.Params)
+		if err == nil {
+			err = spec.Params.CheckUsed()
+		}
+		if err != nil {
+			return nil, spec.Params.WrapError(err)
+		}
+		return d, nil
+	}
+	var (
+		names      []string
+		dets       []detectors.Detector
+		confounds  []models.Confound
+		supervised = map[string]bool{}
+	)
+	for _, spec := range cfg.Detectors {
+		d, err := build(spec)
+		if err != nil {
+			return err
+		}
+		name := spec.Name
+		if name == "" {
+			name = d.Name()
+		}
+		if slices.Contains(names, name) {
+			return fmt.Errorf("%s: detector[%d]: two detectors are named %q; set name = \"...\" on one", cfg.File, spec.Index, name)
+		}
+		names = append(names, name)
+		dets = append(dets, d)
+		if cf, ok := d.(interface{ Confound() models.Confound }); ok {
+			confounds = append(confounds, cf.Confound())
+		}
+	}
+
 	// The model.
 	phase := time.Now()
-	net, trainLog, weightsFrom, err := prepareModel(ctx, cfg, sources, workers, log)
+	net, trainLog, weightsFrom, err := plan.build(ctx, cfg, sources, workers, log)
 	if err != nil {
 		return err
 	}
@@ -153,39 +195,10 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	for i, s := range anomSets {
 		anomProbes[i] = detectors.NewSetProbe(net, s)
 	}
-	env := detectors.Env{Classes: net.Classes()}
-	build := func(spec DetectorSpec) (detectors.Detector, error) {
-		d, err := detectors.New(spec.Type, env, spec.Params)
-		if err == nil {
-			err = spec.Params.CheckUsed()
-		}
-		if err != nil {
-			return nil, spec.Params.WrapError(err)
-		}
-		return d, nil
-	}
-	var names []string
-	supervised := map[string]bool{}
 	results := map[string][]scored{} // detector → per anomaly set
-	var confounds []models.Confound
-	for _, spec := range cfg.Detectors {
-		d, err := build(spec)
-		if err != nil {
-			return err
-		}
-		name := spec.Name
-		if name == "" {
-			name = d.Name()
-		}
-		for _, n := range names {
-			if n == name {
-				return fmt.Errorf("%s: detector[%d]: two detectors are named %q; set name = \"...\" on one", cfg.File, spec.Index, name)
-			}
-		}
-		names = append(names, name)
-		if cf, ok := d.(interface{ Confound() models.Confound }); ok {
-			confounds = append(confounds, cf.Confound())
-		}
+	for di, d := range dets {
+		name := names[di]
+		spec := cfg.Detectors[di]
 		start := time.Now()
 		res := make([]scored, len(anomProbes))
 		if d.Kind() == detectors.Supervised {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/purview-lab/purview/internal/atomicfile"
 )
 
 // CreateRunDir creates the run directory root/name (and root) if needed and
@@ -22,16 +20,4 @@ func CreateRunDir(root, name string) (string, error) {
 		return "", fmt.Errorf("experiments: create run directory: %w", err)
 	}
 	return dir, nil
-}
-
-// WriteFileAtomic writes data to path so that readers, and a run killed
-// half-way, see either the old file or the complete new one: the bytes go to a
-// temporary file in the same directory, which is fsynced and renamed over
-// path; on failure the temporary file is removed and path is untouched. The
-// file gets mode 0644.
-func WriteFileAtomic(path string, data []byte) error {
-	if err := atomicfile.WriteFile(path, data); err != nil {
-		return fmt.Errorf("experiments: %w", err)
-	}
-	return nil
 }

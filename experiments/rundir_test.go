@@ -38,41 +38,6 @@ func TestCreateRunDir(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "scores.csv")
-	for _, content := range []string{"first\n", "second, longer\n", ""} {
-		if err := WriteFileAtomic(path, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-		if b, err := os.ReadFile(path); err != nil || string(b) != content {
-			t.Errorf("read back %q, %v; want %q", b, err, content)
-		}
-	}
-	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
-		t.Errorf("mode = %v, %v; want 0644", st.Mode(), err)
-	}
-	// A failed write (the target is a directory, so the rename fails)
-	// leaves the directory as it was: no temporary file behind.
-	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, "sub"), []byte("x")); err == nil || !strings.HasPrefix(err.Error(), "experiments: ") {
-		t.Errorf("writing over a directory: err = %v", err)
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x")); err == nil {
-		t.Errorf("writing into a missing directory succeeded")
-	}
-	entries, _ := os.ReadDir(dir)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if got := strings.Join(names, " "); got != "scores.csv sub" {
-		t.Errorf("directory holds %q, want only scores.csv and sub", got)
-	}
-}
-
 func TestManifest(t *testing.T) {
 	t.Chdir(t.TempDir()) // not a git checkout: git_describe must be "" and no error
 	cfg, err := Parse([]byte(minimal), "configs/small.toml")

@@ -5,6 +5,8 @@ import (
 	"image/color"
 	"io"
 
+	"github.com/purview-lab/purview/internal/atomicfile"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/text"
@@ -60,7 +62,7 @@ func withAlpha(c color.Color, a float64) color.Color {
 func saveFigure(pathNoExt string, w, h vg.Length, render func(dc draw.Canvas)) error {
 	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(figureDPI))
 	render(draw.New(img))
-	if err := WriteFileAtomic(pathNoExt+".png", func(out io.Writer) error {
+	if err := writeFile(pathNoExt+".png", func(out io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(out)
 		return err
 	}); err != nil {
@@ -68,7 +70,7 @@ func saveFigure(pathNoExt string, w, h vg.Length, render func(dc draw.Canvas)) e
 	}
 	svg := vgsvg.New(w, h)
 	render(draw.New(svg))
-	return WriteFileAtomic(pathNoExt+".svg", func(out io.Writer) error {
+	return writeFile(pathNoExt+".svg", func(out io.Writer) error {
 		_, err := svg.WriteTo(out)
 		return err
 	})
@@ -136,3 +138,11 @@ func titleStyle(size vg.Length) text.Style {
 
 // errorf formats a one-line package error.
 func errorf(format string, args ...any) error { return fmt.Errorf("report: "+format, args...) }
+
+// writeFile writes path atomically (see atomicfile.Write).
+func writeFile(path string, write func(io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}

@@ -2,8 +2,6 @@ package report
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -355,45 +353,5 @@ func TestWriteAll(t *testing.T) {
 	st, _ := os.Stat(filepath.Join(dir, "table.csv"))
 	if st.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v, want 0644", st.Mode().Perm())
-	}
-}
-
-func TestWriteFileAtomicKeepsOldFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "table.csv")
-	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	boom := errors.New("boom")
-	err := WriteFileAtomic(path, func(w io.Writer) error {
-		io.WriteString(w, strings.Repeat("partial ", 20000)) // more than the buffer, so it reaches the disk
-		return boom
-	})
-	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "report: write "+path) {
-		t.Errorf("err = %v, want wrapped boom naming the file", err)
-	}
-	func() {
-		defer func() { recover() }()
-		WriteFileAtomic(path, func(w io.Writer) error {
-			io.WriteString(w, strings.Repeat("partial ", 20000))
-			panic("writer bug")
-		})
-	}()
-	if b, _ := os.ReadFile(path); string(b) != "old\n" {
-		t.Errorf("old file changed to %.40q", b)
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Errorf("temp files left behind: %v", ents)
-	}
-	// And a successful write replaces it.
-	if err := WriteFileAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, "new\n"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "new\n" {
-		t.Errorf("content %q, want new", b)
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, "no", "such", "dir", "x"), func(io.Writer) error { return nil }); err == nil {
-		t.Error("want an error for a missing directory")
 	}
 }

@@ -8,7 +8,7 @@
 // labelled anomalies (k-fold cross-validated); tables always mark it.
 //
 // Every file is written atomically (temp file in the same directory, fsync,
-// rename), see WriteFileAtomic.
+// rename), see internal/atomicfile.
 package report
 
 import (

@@ -19,8 +19,9 @@ func newRunCommand(e *env) *Command {
 Run loads the experiment configuration CONFIG (a TOML file, see
 configs/mnist.toml), trains or loads the model, scores every set with every
 detector and writes tables, figures and a manifest to OUT/NAME, where NAME is
-the configuration's name. Trained models are cached, so a run that is
-interrupted (Ctrl-C) resumes where it stopped.
+the configuration's name. Trained models are cached (model.cache), so
+running a configuration again, or after Ctrl-C, skips the training it
+already finished.
 
 The results are the same whatever the number of workers.
 `,
