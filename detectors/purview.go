@@ -16,7 +16,10 @@ import (
 
 func init() {
 	Register("purview",
-		"purview (Lee et al. 2023): per-tensor gradient norms r_l = ‖∂J/∂θ_l‖² under a confounding label, scored by head sum, gauss or logreg",
+		"purview (Lee et al. 2023): per-tensor gradient norms r_l = ‖∂J/∂θ_l‖² of J = Σ_c BCE(act(z)_c, y_c) under a confounding label y, "+
+			"scored by a head. Params: label (\"ones\" default, \"zeros\", or k-hot class list such as [0, 3]), activation (sigmoid default, softmax), "+
+			"head (logreg default: supervised, k-fold cross-validated; gauss: Mahalanobis to in-distribution fit, param ridge; "+
+			"sum: −Σ r_l, param direction \"smaller\" default or \"larger\"), l2 (logreg, default 1e-2)",
 		newPurview)
 }
 

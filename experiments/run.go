@@ -33,6 +33,78 @@ type RunOptions struct {
 	Stderr  io.Writer // progress and log lines
 }
 
+// setup is everything Run checks before expensive work starts.
+type setup struct {
+	sources   map[string]datasets.Source
+	plan      *modelPlan
+	build     func(DetectorSpec) (detectors.Detector, error)
+	names     []string // column names, in config order
+	dets      []detectors.Detector
+	confounds []models.Confound // of the purview detectors, in config order
+}
+
+// newSetup builds every dataset source and detector of cfg (decoding their
+// tables strictly) and reads the checkpoint or the training set to learn the
+// class count, so that everything a configuration can get wrong is reported
+// before a model trains.
+func newSetup(cfg *Config) (*setup, error) {
+	st := &setup{sources: map[string]datasets.Source{}}
+	for _, key := range cfg.DatasetOrder {
+		spec := cfg.Datasets[key]
+		src, err := datasets.New(spec.Kind, spec.Params)
+		if err == nil {
+			err = spec.Params.CheckUsed()
+		}
+		if err != nil {
+			return nil, spec.Params.WrapError(err)
+		}
+		st.sources[key] = src
+	}
+	plan, err := planModel(cfg, st.sources)
+	if err != nil {
+		return nil, err
+	}
+	st.plan = plan
+	env := detectors.Env{Classes: plan.classes}
+	st.build = func(spec DetectorSpec) (detectors.Detector, error) {
+		d, err := detectors.New(spec.Type, env, spec.Params)
+		if err == nil {
+			err = spec.Params.CheckUsed()
+		}
+		if err != nil {
+			return nil, spec.Params.WrapError(err)
+		}
+		return d, nil
+	}
+	for _, spec := range cfg.Detectors {
+		d, err := st.build(spec)
+		if err != nil {
+			return nil, err
+		}
+		name := spec.Name
+		if name == "" {
+			name = d.Name()
+		}
+		if slices.Contains(st.names, name) {
+			return nil, fmt.Errorf("%s: detector[%d]: two detectors are named %q; set name = \"...\" on one", cfg.File, spec.Index, name)
+		}
+		st.names = append(st.names, name)
+		st.dets = append(st.dets, d)
+		if cf, ok := d.(interface{ Confound() models.Confound }); ok {
+			st.confounds = append(st.confounds, cf.Confound())
+		}
+	}
+	return st, nil
+}
+
+// Check does everything Run does before training: it builds every dataset
+// and detector from its table and reads the checkpoint or the training set.
+// It writes nothing.
+func Check(cfg *Config) error {
+	_, err := newSetup(cfg)
+	return err
+}
+
 // scored holds one detector's scores against one anomaly set.
 type scored struct {
 	normal, anomalous []float64
@@ -62,6 +134,13 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if workers <= 0 {
 		workers = defaultWorkers()
 	}
+	st, err := newSetup(cfg)
+	if err != nil {
+		return err
+	}
+	sources, plan, build, names, dets := st.sources, st.plan, st.build, st.names, st.dets
+	supervised := map[string]bool{}
+
 	dir, err := CreateRunDir(out, cfg.Name)
 	if err != nil {
 		return err
@@ -75,60 +154,6 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		return err
 	}
 	fmt.Fprintf(log, "purview: run %q → %s (%d workers)\n", cfg.Name, dir, workers)
-
-	sources := map[string]datasets.Source{}
-	for _, key := range cfg.DatasetOrder {
-		spec := cfg.Datasets[key]
-		src, err := datasets.New(spec.Kind, spec.Params)
-		if err == nil {
-			err = spec.Params.CheckUsed()
-		}
-		if err != nil {
-			return spec.Params.WrapError(err)
-		}
-		sources[key] = src
-	}
-
-	// Everything a config can get wrong is checked before the model trains.
-	plan, err := planModel(cfg, sources)
-	if err != nil {
-		return err
-	}
-	env := detectors.Env{Classes: plan.classes}
-	build := func(spec DetectorSpec) (detectors.Detector, error) {
-		d, err := detectors.New(spec.Type, env, spec.Params)
-		if err == nil {
-			err = spec.Params.CheckUsed()
-		}
-		if err != nil {
-			return nil, spec.Params.WrapError(err)
-		}
-		return d, nil
-	}
-	var (
-		names      []string
-		dets       []detectors.Detector
-		confounds  []models.Confound
-		supervised = map[string]bool{}
-	)
-	for _, spec := range cfg.Detectors {
-		d, err := build(spec)
-		if err != nil {
-			return err
-		}
-		name := spec.Name
-		if name == "" {
-			name = d.Name()
-		}
-		if slices.Contains(names, name) {
-			return fmt.Errorf("%s: detector[%d]: two detectors are named %q; set name = \"...\" on one", cfg.File, spec.Index, name)
-		}
-		names = append(names, name)
-		dets = append(dets, d)
-		if cf, ok := d.(interface{ Confound() models.Confound }); ok {
-			confounds = append(confounds, cf.Confound())
-		}
-	}
 
 	// The model.
 	phase := time.Now()
@@ -286,8 +311,8 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		man.AddOutput(base+".png", base+".svg")
 	}
 	conf := models.Confound{Label: onesLabel(net.Classes()), Act: models.Sigmoid}
-	if len(confounds) > 0 {
-		conf = confounds[0]
+	if len(st.confounds) > 0 {
+		conf = st.confounds[0]
 	}
 	ff, err := writeFeatures(dir, net, conf, inSet, inProbe, anomSets, anomProbes)
 	if err != nil {

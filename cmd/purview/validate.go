@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/purview-lab/purview/datasets"
-	"github.com/purview-lab/purview/detectors"
 	"github.com/purview-lab/purview/experiments"
 )
 
@@ -29,7 +27,7 @@ It prints OK, or the first error with the offending lines and a hint.
 		}
 		cfg, err := experiments.Load(args[0])
 		if err == nil {
-			err = checkTables(cfg)
+			err = experiments.Check(cfg)
 		}
 		var ce *experiments.ConfigError
 		if errors.As(err, &ce) {
@@ -48,31 +46,4 @@ It prints OK, or the first error with the offending lines and a hint.
 		return nil
 	}
 	return cmd
-}
-
-// classes is the number of classes of every architecture experiments knows.
-// TODO(lead): take it from the model once experiments exposes a full check.
-const classes = 10
-
-// checkTables builds every dataset source and detector of cfg, which decodes
-// their tables strictly, without loading data or a model.
-func checkTables(cfg *experiments.Config) error {
-	for _, k := range cfg.DatasetOrder {
-		d := cfg.Datasets[k]
-		if _, err := datasets.New(d.Kind, d.Params); err != nil {
-			return d.Params.WrapError(err)
-		}
-		if err := d.Params.CheckUsed(); err != nil {
-			return err
-		}
-	}
-	for _, d := range cfg.Detectors {
-		if _, err := detectors.New(d.Type, detectors.Env{Classes: classes}, d.Params); err != nil {
-			return d.Params.WrapError(err)
-		}
-		if err := d.Params.CheckUsed(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
