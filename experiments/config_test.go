@@ -383,7 +383,7 @@ func TestMNISTConfig(t *testing.T) {
 	for _, d := range c.Detectors {
 		got = append(got, fmt.Sprintf("%d:%s:%s:%v", d.Index, d.Type, d.Name, d.Params.Keys()))
 	}
-	if s := strings.Join(got, " "); s != "0:msp::[] 1:energy::[temperature] 2:purview:purview-logreg:[activation head label]" {
+	if s := strings.Join(got, " "); s != "0:msp::[] 1:maxlogit::[] 2:energy::[temperature] 3:gradnorm::[] 4:purview::[head] 5:purview::[head] 6:purview:purview-logreg:[activation head label]" {
 		t.Errorf("detectors = %s", s)
 	}
 	var g struct{ Mean, Std float64 }

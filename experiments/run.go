@@ -177,9 +177,8 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	// The evaluation sets.
 	phase = time.Now()
 	c, h, w := net.InputShape()
-	load := func(ref Ref, n int, purpose string) (*datasets.Set, error) {
-		src := sources[ref.Dataset]
-		set, err := src.Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
+	loadAll := func(ref Ref) (*datasets.Set, error) {
+		set, err := sources[ref.Dataset].Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
 		if err != nil {
 			return nil, err
 		}
@@ -187,20 +186,30 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		if set.C != c || set.H != h || set.W != w {
 			return nil, fmt.Errorf("%s: set %s has %dx%dx%d images, model %s takes %dx%dx%d", cfg.File, set.Name, set.C, set.H, set.W, net.Arch(), c, h, w)
 		}
+		return set, nil
+	}
+	load := func(ref Ref, n int, purpose string) (*datasets.Set, error) {
+		set, err := loadAll(ref)
+		if err != nil {
+			return nil, err
+		}
 		return sample(set, n, cfg.Seed(purpose+":"+ref.String())), nil
 	}
-	inSet, err := load(cfg.Evaluate.InDist, cfg.Evaluate.Samples, "eval")
+	// The model's accuracy is measured on the whole in-distribution split,
+	// the detectors see a sample of it.
+	inAll, err := loadAll(cfg.Evaluate.InDist)
 	if err != nil {
 		return err
 	}
-	testAcc, err := accuracyOn(net, sources, cfg.Evaluate.InDist, c, h, w, cfg)
-	if err != nil {
-		return err
-	}
-	man.Model = &ModelSummary{Arch: net.Arch(), Classes: net.Classes(), Weights: weightsFrom, AccuracyOn: cfg.Evaluate.InDist.String()}
-	if !math.IsNaN(testAcc) {
+	inSet := sample(inAll, cfg.Evaluate.Samples, cfg.Seed("eval:"+cfg.Evaluate.InDist.String()))
+	man.Model = &ModelSummary{Arch: net.Arch(), Classes: net.Classes(), Weights: weightsFrom, AccuracyOn: inAll.Name}
+	testAcc := math.NaN()
+	if !slices.Contains(inAll.Labels, -1) {
+		if testAcc, err = net.Accuracy(inAll); err != nil {
+			return err
+		}
 		man.Model.Accuracy = &testAcc
-		fmt.Fprintf(log, "model %s: accuracy on %s %.2f%%\n", net.Arch(), cfg.Evaluate.InDist, 100*testAcc)
+		fmt.Fprintf(log, "model %s: accuracy on %s %.2f%%\n", net.Arch(), inAll.Name, 100*testAcc)
 	}
 	fitSet, err := load(cfg.Evaluate.Fit, cfg.Evaluate.FitSamples, "fit")
 	if err != nil {
@@ -344,20 +353,6 @@ func sample(set *datasets.Set, n int, seed uint64) *datasets.Set {
 	r := rand.New(rand.NewPCG(seed, 0))
 	idx := r.Perm(set.Len())[:n]
 	return set.Subset(idx)
-}
-
-func accuracyOn(net *models.Sequential, sources map[string]datasets.Source, ref Ref, c, h, w int, cfg *Config) (float64, error) {
-	set, err := sources[ref.Dataset].Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
-	if err != nil {
-		return 0, err
-	}
-	set.Name = ref.String()
-	for _, l := range set.Labels {
-		if l < 0 {
-			return math.NaN(), nil
-		}
-	}
-	return net.Accuracy(set)
 }
 
 func describeMetricError(err error, detector string, in, anom *datasets.Set) error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // layer is one parameterised layer of a sequential CNN. Convolutions are
@@ -140,8 +141,9 @@ func (s *Sequential) GradNames() []string {
 }
 
 // SetParams replaces the weights with ps, which must hold every trainable
-// tensor of the architecture by name with its exact shape. Cached engines are
-// dropped.
+// tensor of the architecture by name with its exact shape, and nothing else.
+// Missing, mis-shaped and unexpected tensors are reported together. Cached
+// engines are dropped.
 func (s *Sequential) SetParams(ps []Param) error {
 	byName := map[string]Param{}
 	for _, p := range ps {
@@ -154,33 +156,25 @@ func (s *Sequential) SetParams(ps []Param) error {
 			missing = append(missing, want.Name)
 			continue
 		}
-		if !sameShape(p.Shape, want.Shape) || len(p.Data) != prod(want.Shape) {
+		if !slices.Equal(p.Shape, want.Shape) || len(p.Data) != prod(want.Shape) {
 			bad = append(bad, fmt.Sprintf("%s %v (want %v)", want.Name, p.Shape, want.Shape))
 		}
-		delete(byName, want.Name)
 	}
-	if len(missing) > 0 || len(bad) > 0 || len(byName) > 0 {
-		var extra []string
-		for n := range byName {
-			extra = append(extra, n)
+	var extra []string
+	for name := range byName {
+		if !slices.ContainsFunc(s.params, func(p Param) bool { return p.Name == name }) {
+			extra = append(extra, name)
 		}
-		sortStrings(extra)
+	}
+	slices.Sort(extra)
+	if len(missing) > 0 || len(bad) > 0 || len(extra) > 0 {
 		return fmt.Errorf("models: %s weights do not fit: missing %v, mis-shaped %v, unexpected %v", s.arch, missing, bad, extra)
 	}
 	for i := range s.params {
-		copy(s.params[i].Data, byName2(ps, s.params[i].Name).Data)
+		copy(s.params[i].Data, byName[s.params[i].Name].Data)
 	}
 	s.pool.reset()
 	return nil
-}
-
-func byName2(ps []Param, name string) Param {
-	for _, p := range ps {
-		if p.Name == name {
-			return p
-		}
-	}
-	return Param{}
 }
 
 func prod(s []int) int {
@@ -189,26 +183,6 @@ func prod(s []int) int {
 		n *= v
 	}
 	return n
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // InputShapeOf returns the input image shape of an architecture.
