@@ -52,7 +52,7 @@ func TestRun(t *testing.T) {
 			"purview: " + bad + ":3: unknown key \"evaluate.smaples\" (did you mean \"evaluate.samples\"?)\n\n" +
 				"      1 | [evaluate]\n      2 | folds = 1\n      3 | smaples = 3\n          ^^^^^^^\n…"},
 		{"validate: the demo configuration", []string{"validate", "../../configs/mnist.toml"}, 0,
-			"../../configs/mnist.toml: OK: run \"mnist\" trains the model with [train]; 4 datasets, 3 anomaly sets, 3 detectors\n", ""},
+			"../../configs/mnist.toml: OK: run \"mnist\" trains the model with [train]; 4 datasets, 3 anomaly sets, 7 detectors\n", ""},
 		{"list detectors", []string{"list", "detectors"}, 0, "Detector types:\n\n  energy\n", ""},
 	}
 	for _, c := range cases {
