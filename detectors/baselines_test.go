@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/purview-lab/purview/internal/logexp"
 )
 
 // tol is the relative tolerance for closed-form scores computed in float64.
@@ -108,7 +110,7 @@ func TestGradNormFiniteDifference(t *testing.T) {
 				z[j] += w[j*d+k] * h[k]
 			}
 		}
-		lse, _ := logSumExp(z, T)
+		lse := logexp.LogSumExp(z, T)
 		var l float64
 		for _, v := range z {
 			l -= v/T - lse

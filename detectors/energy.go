@@ -1,5 +1,7 @@
 package detectors
 
+import "github.com/purview-lab/purview/internal/logexp"
+
 func init() {
 	Register("energy", "energy score (Liu et al. 2020): score = −T·logsumexp(z/T); param temperature (default 1)", newEnergy)
 }
@@ -53,7 +55,7 @@ func (e Energy) Score(p Probe) ([]float64, error) {
 	}
 	out := make([]float64, z.Rows)
 	for i := range out {
-		lse, _ := logSumExp(z.Row(i), e.T)
+		lse := logexp.LogSumExp(z.Row(i), e.T)
 		out[i] = -e.T * lse
 	}
 	return out, nil

@@ -3,6 +3,8 @@ package detectors
 import (
 	"fmt"
 	"math"
+
+	"github.com/purview-lab/purview/internal/logexp"
 )
 
 func init() {
@@ -76,7 +78,7 @@ func (g GradNorm) Score(p Probe) ([]float64, error) {
 	c := float64(z.Cols)
 	for i := range out {
 		row := z.Row(i)
-		lse, _ := logSumExp(row, g.T)
+		lse := logexp.LogSumExp(row, g.T)
 		var s float64
 		for _, v := range row {
 			s += math.Abs(c*math.Exp(v/g.T-lse) - 1)

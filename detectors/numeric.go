@@ -46,20 +46,5 @@ func checkFinite(typ, what string, m Matrix) error {
 	return nil
 }
 
-// logSumExp returns log Σ_j exp(z_j/t), computed stably as
-// m + log Σ_j exp(z_j/t − m) with m = max_j z_j/t, and m itself. z must be
-// non-empty and finite, t > 0.
-func logSumExp(z []float64, t float64) (lse, m float64) {
-	m = math.Inf(-1)
-	for _, v := range z {
-		m = math.Max(m, v/t)
-	}
-	var s float64
-	for _, v := range z {
-		s += math.Exp(v/t - m)
-	}
-	return m + math.Log(s), m
-}
-
 // formatFloat formats a parameter value for a detector's name, shortest form.
 func formatFloat(v float64) string { return fmt.Sprintf("%g", v) }

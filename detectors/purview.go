@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/purview-lab/purview/internal/logexp"
+
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize"
 	"gonum.org/v1/gonum/stat"
@@ -633,7 +635,7 @@ func fitLogReg(u0, u1 Matrix, lambda float64) (*logregHead, error) {
 			margins(th)
 			var f float64
 			for i, si := range s {
-				f += softplus(si) - y[i]*si
+				f += logexp.Softplus(si) - y[i]*si
 			}
 			var w2 float64
 			for _, w := range th[:p] {
@@ -645,7 +647,7 @@ func fitLogReg(u0, u1 Matrix, lambda float64) (*logregHead, error) {
 			margins(th)
 			r := make([]float64, n)
 			for i, si := range s {
-				r[i] = (sigmoid(si) - y[i]) * inv
+				r[i] = (logexp.Sigmoid(si) - y[i]) * inv
 			}
 			mat.NewVecDense(dim, grad).MulVec(x.T(), mat.NewVecDense(n, r))
 			for j := 0; j < p; j++ {
@@ -657,7 +659,7 @@ func fitLogReg(u0, u1 Matrix, lambda float64) (*logregHead, error) {
 			// H = Xᵀ diag(σ(1−σ)/n) X + λ·diag(1,…,1,0), formed as (DX)ᵀ(DX).
 			dx := mat.DenseCopyOf(x)
 			for i, si := range s {
-				q := sigmoid(si)
+				q := logexp.Sigmoid(si)
 				row := dx.RawRowView(i)
 				f := math.Sqrt(q * (1 - q) * inv)
 				for j := range row {
@@ -709,21 +711,4 @@ func (h *logregHead) score(u Matrix) []float64 {
 		out[i] = s
 	}
 	return out
-}
-
-// softplus returns log(1 + e^s) without overflow.
-func softplus(s float64) float64 {
-	if s > 0 {
-		return s + math.Log1p(math.Exp(-s))
-	}
-	return math.Log1p(math.Exp(s))
-}
-
-// sigmoid returns 1/(1 + e^−s) without overflow.
-func sigmoid(s float64) float64 {
-	if s >= 0 {
-		return 1 / (1 + math.Exp(-s))
-	}
-	e := math.Exp(s)
-	return e / (1 + e)
 }

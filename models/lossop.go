@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
+	"github.com/purview-lab/purview/internal/logexp"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -180,38 +181,6 @@ func floats(t tensor.Tensor) func(int) float64 {
 	panic(fmt.Sprintf("models: unsupported dtype %v", t.Dtype()))
 }
 
-// logSumExp returns log Σ_j exp(z_j), stable for large |z|.
-func logSumExp(z []float64) float64 {
-	m := math.Inf(-1)
-	for _, v := range z {
-		m = math.Max(m, v)
-	}
-	if math.IsInf(m, -1) {
-		return m
-	}
-	var s float64
-	for _, v := range z {
-		s += math.Exp(v - m)
-	}
-	return m + math.Log(s)
-}
-
-// softplus returns log(1 + e^x) without overflow.
-func softplus(x float64) float64 {
-	if x > 0 {
-		return x + math.Log1p(math.Exp(-x))
-	}
-	return math.Log1p(math.Exp(x))
-}
-
-func sigmoid(x float64) float64 {
-	if x >= 0 {
-		return 1 / (1 + math.Exp(-x))
-	}
-	e := math.Exp(x)
-	return e / (1 + e)
-}
-
 // log1mSoftmax returns log(1 − softmax(z)_k) = log Σ_{j≠k} e^{z_j} − lse.
 func log1mSoftmax(z []float64, k int, lse float64) float64 {
 	m := math.Inf(-1)
@@ -237,7 +206,7 @@ func rowLoss(k lossKind, z []float64, t func(int) float64) float64 {
 	var l float64
 	switch k {
 	case lossCE:
-		lse := logSumExp(z)
+		lse := logexp.LogSumExp(z, 1)
 		for j, v := range z {
 			if tj := t(j); tj != 0 {
 				l -= tj * (v - lse)
@@ -245,10 +214,10 @@ func rowLoss(k lossKind, z []float64, t func(int) float64) float64 {
 		}
 	case lossBCESigmoid:
 		for j, v := range z {
-			l += softplus(v) - t(j)*v
+			l += logexp.Softplus(v) - t(j)*v
 		}
 	case lossBCESoftmax:
-		lse := logSumExp(z)
+		lse := logexp.LogSumExp(z, 1)
 		for j, v := range z {
 			tj := t(j)
 			if tj != 0 {
@@ -266,7 +235,7 @@ func rowLoss(k lossKind, z []float64, t func(int) float64) float64 {
 func rowGrad(k lossKind, z, t, d []float64) {
 	switch k {
 	case lossCE, lossBCESoftmax:
-		lse := logSumExp(z)
+		lse := logexp.LogSumExp(z, 1)
 		var st, sr float64
 		for j, v := range z {
 			st += t[j]
@@ -287,7 +256,7 @@ func rowGrad(k lossKind, z, t, d []float64) {
 		}
 	case lossBCESigmoid:
 		for j, v := range z {
-			d[j] = sigmoid(v) - t[j]
+			d[j] = logexp.Sigmoid(v) - t[j]
 		}
 	}
 }
