@@ -183,16 +183,18 @@ func (s *scanner) header() (string, bool) {
 }
 
 // keyValue scans `key = value` in table and records the key and its value.
-func (s *scanner) keyValue(table string) {
+// It reports false when no key starts at the current position; a key without
+// '=' is skipped.
+func (s *scanner) keyValue(table string) bool {
 	start := s.i
 	parts, ok := s.key()
 	if !ok {
-		return
+		return false
 	}
 	end := s.i
 	s.skipBlank()
 	if s.i >= len(s.src) || s.src[s.i] != '=' {
-		return
+		return true
 	}
 	s.i++
 	s.skipBlank()
@@ -203,6 +205,7 @@ func (s *scanner) keyValue(table string) {
 	vs := s.i
 	s.value(path)
 	s.record(path, keyLoc{start, end, vs, s.valueEnd(vs)})
+	return true
 }
 
 // valueEnd returns the end of the first line of the value starting at vs,
@@ -350,26 +353,9 @@ func (s *scanner) value(path string) {
 				s.i++
 				continue
 			}
-			start := s.i
-			parts, ok := s.key()
-			if !ok {
+			if start := s.i; !s.keyValue(path) {
 				s.i = max(s.i, start+1)
-				continue
 			}
-			end := s.i
-			s.skipBlank()
-			if s.i >= len(s.src) || s.src[s.i] != '=' {
-				continue
-			}
-			s.i++
-			s.skipBlank()
-			p := path
-			for _, k := range parts {
-				p = join(p, k)
-			}
-			vs := s.i
-			s.value(p)
-			s.record(p, keyLoc{start, end, vs, s.valueEnd(vs)})
 		}
 	default:
 		for s.i < len(s.src) && !strings.ContainsRune(" \t\r\n,]}#", rune(s.src[s.i])) {
