@@ -5,7 +5,7 @@
 GO      ?= go
 PURVIEW := bin/purview
 
-.PHONY: demo test deps build vet fuzz clean
+.PHONY: demo test deps build vet fuzz bench clean
 
 # Debian packages the demo and the tests read data from.
 deps:
@@ -34,3 +34,8 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Throughput of the model workloads (img/s), to set beside
+# `python3 ../shared/bench/torch_ref.py --models lenet` run in the same session.
+bench:
+	$(GO) test -run '^$$' -bench 'TrainEpochSmall|Forward256|GradNorms' -benchtime 3s ./models/

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
@@ -48,7 +51,11 @@ The results are the same whatever the number of workers.
 		}
 		ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return experiments.Run(ctx, cfg, opts)
+		err = experiments.Run(ctx, cfg, opts)
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted; run the same command again (a model that finished training is reused from %s)", cfg.Model.Cache)
+		}
+		return err
 	}
 	return cmd
 }
