@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"golang.org/x/sync/errgroup"
+	"gonum.org/v1/gonum/floats"
 	"gorgonia.org/tensor"
 )
 
@@ -124,7 +125,7 @@ func (s *Sequential) GradNorms(x []float32, n int, c Confound, dst []float64) er
 // the per-sample squared norms of the first m samples.
 func (s *Sequential) normsFromDeltas(e *engine, m int, dst []float64) {
 	p := len(s.params)
-	var cols, gw []float64
+	var cols []float64
 	for li, l := range s.layers {
 		a, d := valueF64(e.acts[li]), valueF64(e.deltas[li])
 		if l.conv {
@@ -133,26 +134,16 @@ func (s *Sequential) normsFromDeltas(e *engine, m int, dst []float64) {
 			if len(cols) < K*P {
 				cols = make([]float64, K*P)
 			}
-			if len(gw) < l.out*K {
-				gw = make([]float64, l.out*K)
-			}
 			for i := 0; i < m; i++ {
 				im2col(a[i*inSz:(i+1)*inSz], l.in, l.inH, l.inW, l.k, l.pad, l.outH, l.outW, cols[:K*P])
 				di := d[i*l.out*P : (i+1)*l.out*P]
 				var rw, rb float64
 				for o := 0; o < l.out; o++ {
 					drow := di[o*P : (o+1)*P]
-					var sb float64
-					for _, v := range drow {
-						sb += v
-					}
+					sb := floats.Sum(drow)
 					rb += sb * sb
 					for k := 0; k < K; k++ {
-						crow := cols[k*P : (k+1)*P]
-						var g float64
-						for q, v := range drow {
-							g += v * crow[q]
-						}
+						g := floats.Dot(drow, cols[k*P:(k+1)*P])
 						rw += g * g
 					}
 				}

@@ -65,7 +65,7 @@ func (op lossOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	b, c := z.Shape()[0], z.Shape()[1]
-	zs, ts := floats(z), floats(t)
+	zs, ts := elems(z), elems(t)
 	var total float64
 	row := make([]float64, c)
 	for i := 0; i < b; i++ {
@@ -133,7 +133,7 @@ func (op lossGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	}
 	b, c := z.Shape()[0], z.Shape()[1]
 	out := tensor.New(tensor.Of(z.Dtype()), tensor.WithShape(b, c))
-	zs, ts := floats(z), floats(t)
+	zs, ts := elems(z), elems(t)
 	row, tr, d := make([]float64, c), make([]float64, c), make([]float64, c)
 	scale := g
 	if op.kind == lossCE {
@@ -170,8 +170,8 @@ func lossInputs(inputs []G.Value) (z, t tensor.Tensor, err error) {
 	return z, t, nil
 }
 
-// floats returns an accessor of a float32 or float64 tensor's backing data as float64.
-func floats(t tensor.Tensor) func(int) float64 {
+// elems returns an accessor of a float32 or float64 tensor's backing data as float64.
+func elems(t tensor.Tensor) func(int) float64 {
 	switch d := t.Data().(type) {
 	case []float32:
 		return func(i int) float64 { return float64(d[i]) }
