@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -28,7 +29,8 @@ const foldStream = 0x9e3779b97f4a7c15
 //
 // Errors: folds < 2, a class with fewer samples than folds, a failing build,
 // fit or score (named with the fold), a score count that does not match the
-// fold, or a fold AUROC that metrics.AUROC rejects (a non-finite score).
+// fold, or a non-finite score, returned as a *metrics.NonFiniteError whose
+// Index is the sample's index in normal or anomalous.
 func CrossValidate(build func() (Detector, error), normal, anomalous Probe, folds int, seed uint64) (normalScores, anomScores []float64, foldAUROC []float64, err error) {
 	if folds < 2 {
 		return nil, nil, nil, fmt.Errorf("detectors: cross-validation needs at least 2 folds, got %d", folds)
@@ -79,6 +81,15 @@ func CrossValidate(build func() (Detector, error), normal, anomalous Probe, fold
 			anomScores[i] = sa[j]
 		}
 		if foldAUROC[k], err = metrics.AUROC(sn, sa); err != nil {
+			// Name the sample by its index in the probe, not in the fold.
+			var nf *metrics.NonFiniteError
+			if errors.As(err, &nf) {
+				idx := testN
+				if nf.Set == "anomalous" {
+					idx = testA
+				}
+				return nil, nil, nil, &metrics.NonFiniteError{Set: nf.Set, Index: idx[nf.Index], Value: nf.Value}
+			}
 			return nil, nil, nil, fmt.Errorf("detectors: cross-validation fold %d, detector %s: %w", k, det.Name(), err)
 		}
 	}

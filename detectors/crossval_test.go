@@ -2,10 +2,13 @@ package detectors
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/purview-lab/purview/metrics"
 )
 
 // idProbe has one logit column holding each sample's identity, so a fake
@@ -232,6 +235,28 @@ func TestCrossValidatePurview(t *testing.T) {
 	for k, a := range auc {
 		if a != 1 {
 			t.Errorf("fold %d AUROC %v, want 1", k, a)
+		}
+	}
+}
+
+// TestCrossValidateNonFiniteNamesTheSample: a NaN score is reported with the
+// sample's index in its probe, not its position inside the fold.
+func TestCrossValidateNonFiniteNamesTheSample(t *testing.T) {
+	for _, c := range []struct {
+		set string
+		bad int
+	}{{"normal", 7}, {"anomalous", 13}} {
+		n, a := idRange(0, 20), idRange(100, 20)
+		if c.set == "normal" {
+			n[c.bad] = math.NaN()
+		} else {
+			a[c.bad] = math.NaN()
+		}
+		var log recorderLog
+		_, _, _, err := CrossValidate(log.build(false), idProbe(n), idProbe(a), 5, 1)
+		var nf *metrics.NonFiniteError
+		if !errors.As(err, &nf) || nf.Set != c.set || nf.Index != c.bad || !math.IsNaN(nf.Value) {
+			t.Errorf("NaN at %s %d: err = %v, want a NonFiniteError naming that sample", c.set, c.bad, err)
 		}
 	}
 }

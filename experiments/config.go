@@ -132,9 +132,9 @@ func (r Ref) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 type Evaluate struct {
 	// InDist is the in-distribution test set (key in_dist). Required.
 	InDist Ref `json:"in_dist"`
-	// Fit holds in-distribution samples for detectors that fit on normal data.
-	// Default: InDist's dataset with split "train" (or InDist itself when it
-	// has no split).
+	// Fit holds in-distribution samples for detectors that fit on normal data;
+	// never InDist itself nor an anomaly set. Default: InDist's dataset with
+	// split "train"; required when InDist has no split.
 	Fit Ref `json:"fit"`
 	// FitSamples (≥ 1) is how many Fit samples are used. Default 2000.
 	FitSamples int `json:"fit_samples"`
@@ -168,6 +168,14 @@ type DetectorSpec struct {
 	// Index is the table's position among the [[detector]] tables, from 0, as
 	// in the key paths of errors ("detector[2].head").
 	Index int `json:"-"`
+}
+
+// KeyError returns an error about the value of the dotted key path (e.g.
+// "evaluate.anomalies[0]"), located in the file like the parser's own errors.
+// Checks made after parsing (against the datasets' splits, say) use it.
+func (c *Config) KeyError(path, format string, args ...any) error {
+	src := string(c.Raw)
+	return newKeyError(c.File, src, newLocator(src), path, atValue, fmt.Sprintf(format, args...))
 }
 
 // TrainsModel reports whether the model is trained from [train] (true) or
@@ -384,12 +392,17 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 		return err
 	}
 	if def("evaluate", "fit") {
-		c.Evaluate.Fit = c.Evaluate.InDist
-		if c.Evaluate.Fit.Split != "" {
-			c.Evaluate.Fit.Split = "train"
+		// Fitting on the samples being scored would leak them; without a
+		// split there is no separate training part to default to.
+		if c.Evaluate.InDist.Split == "" {
+			return p.errf("evaluate.in_dist", atValue, "%q has no split, so evaluate.fit has no default: name a separate set of in-distribution samples", c.Evaluate.InDist)
 		}
+		c.Evaluate.Fit = Ref{c.Evaluate.InDist.Dataset, "train"}
 	} else if c.Evaluate.Fit, err = p.ref(c, "evaluate.fit", e.Fit); err != nil {
 		return err
+	}
+	if c.Evaluate.Fit == c.Evaluate.InDist {
+		return p.errf("evaluate.fit", atValue, "%q is the in-distribution test set; fit on other samples (e.g. a train split)", c.Evaluate.Fit)
 	}
 	if len(e.Anomalies) == 0 {
 		return p.usage(p.errf("evaluate.anomalies", keyOnly, "must list at least one anomaly set"), usageRef)
@@ -406,6 +419,9 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 		}
 		if j, dup := seen[r]; dup {
 			return p.errf(key, atValue, "%q is listed twice (also evaluate.anomalies[%d])", r, j)
+		}
+		if r == c.Evaluate.Fit {
+			return p.errf(key, atValue, "%q is also the fit set (evaluate.fit)", r)
 		}
 		seen[r] = i
 		c.Evaluate.Anomalies = append(c.Evaluate.Anomalies, r)

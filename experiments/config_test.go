@@ -156,7 +156,25 @@ kind = "mnist"
 [evaluate]
 in_dist = "mnist:test"
 anomalies = ["mnist:train", "mnist:test"]
-`, `x.toml:5: evaluate.anomalies[1]: "mnist:test" is the in-distribution set (evaluate.in_dist)`},
+`, `x.toml:5: evaluate.anomalies[0]: "mnist:train" is also the fit set (evaluate.fit)`},
+		{"anomaly set equal to in_dist", `[datasets.mnist]
+kind = "mnist"
+[evaluate]
+in_dist = "mnist:test"
+fit = "mnist:train"
+anomalies = ["mnist:test"]
+`, `x.toml:6: evaluate.anomalies[0]: "mnist:test" is the in-distribution set (evaluate.in_dist)`},
+		{"fit equal to in_dist", `[datasets.mnist]
+kind = "mnist"
+[evaluate]
+in_dist = "mnist:test"
+fit = "mnist:test"
+`, `x.toml:5: evaluate.fit: "mnist:test" is the in-distribution test set; fit on other samples (e.g. a train split)`},
+		{"no fit default without a split", `[datasets.a]
+kind = "idx"
+[evaluate]
+in_dist = "a"
+`, `x.toml:4: evaluate.in_dist: "a" has no split, so evaluate.fit has no default: name a separate set of in-distribution samples`},
 		{"anomaly set listed twice", `[datasets.mnist]
 kind = "mnist"
 [datasets.noise]
@@ -281,7 +299,7 @@ func TestTypeMismatchUnwrapsToTOML(t *testing.T) {
 }
 
 func TestDetailed(t *testing.T) {
-	src := "[datasets.mnist]\nkind = \"mnist\"\n[evaluate]\nin_dist = \"mnist:test\"\nanomalies = [\"mnist:train\"]\n\tsamples   = 0 # none\n"
+	src := "[datasets.mnist]\nkind = \"mnist\"\n[evaluate]\nin_dist = \"mnist:test\"\nanomalies = [\"noise\"]\n\tsamples   = 0 # none\n[datasets.noise]\nkind = \"uniform-noise\"\n"
 	_, err := Parse([]byte(src), "x.toml")
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
@@ -291,7 +309,7 @@ func TestDetailed(t *testing.T) {
 	want := "x.toml:6: evaluate.samples: must be ≥ 1, got 0\n" +
 		"\n" +
 		"      4 | in_dist = \"mnist:test\"\n" +
-		"      5 | anomalies = [\"mnist:train\"]\n" +
+		"      5 | anomalies = [\"noise\"]\n" +
 		"      6 |         samples   = 0 # none\n" +
 		"                              ^\n"
 	if got := ce.Detailed(); got != want {
@@ -418,16 +436,19 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("Raw/File not kept")
 	}
 
-	// An in-distribution set without a split fits on itself; a checkpoint
-	// makes [train] optional, and wins over it when both are given.
+	// An in-distribution set without a split needs an explicit fit set; a
+	// checkpoint makes [train] optional, and wins over it when both are given.
 	c, err = Parse([]byte(`[model]
 checkpoint = "w.safetensors"
 [datasets.a]
+kind = "idx"
+[datasets.fit]
 kind = "idx"
 [datasets.b]
 kind = "uniform-noise"
 [evaluate]
 in_dist = "a"
+fit = "fit"
 anomalies = ["b"]
 [[detector]]
 type = "msp"
@@ -435,7 +456,7 @@ type = "msp"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Evaluate.Fit != (Ref{Dataset: "a"}) || c.Train != nil || c.TrainsModel() {
+	if c.Evaluate.Fit != (Ref{Dataset: "fit"}) || c.Train != nil || c.TrainsModel() {
 		t.Errorf("fit = %v, train = %v, trains = %v", c.Evaluate.Fit, c.Train, c.TrainsModel())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 
 	"github.com/purview-lab/purview/datasets"
@@ -31,32 +32,34 @@ func runtimeNumCPU() int { return runtime.NumCPU() }
 // enough to build and check the detectors before training starts.
 type modelPlan struct {
 	classes int
-	ckpt    []models.Param // weights from model.checkpoint (nil when training)
-	train   *datasets.Set  // training set (nil when loading a checkpoint)
-	seed    uint64         // initialisation and shuffling seed
-	cache   string         // cache entry path of the trained weights
+	ckpt    *models.Sequential // the network with model.checkpoint's weights (nil when training)
+	train   *datasets.Set      // training set (nil when loading a checkpoint)
+	seed    uint64             // initialisation and shuffling seed
+	cache   string             // cache entry path of the trained weights
 }
 
 // planModel reads model.checkpoint, or loads the training set, and fixes the
 // class count.
-func planModel(cfg *Config, sources map[string]datasets.Source) (*modelPlan, error) {
+func planModel(cfg *Config, load func(key string, ref Ref) (*datasets.Set, error)) (*modelPlan, error) {
 	if !cfg.TrainsModel() {
 		ps, meta, err := models.ReadCheckpoint(cfg.Model.Checkpoint)
 		if err != nil {
-			return nil, fmt.Errorf("%s: model.checkpoint: %w", cfg.File, err)
+			return nil, cfg.KeyError("model.checkpoint", "%v", err)
 		}
-		return &modelPlan{classes: classesOf(ps, meta), ckpt: ps}, nil
+		net, err := models.NewNetwork(cfg.Model.Arch, classesOf(ps, meta), 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := net.SetParams(ps); err != nil {
+			return nil, cfg.KeyError("model.checkpoint", "%s: %v", cfg.Model.Checkpoint, err)
+		}
+		return &modelPlan{classes: net.Classes(), ckpt: net}, nil
 	}
 	tr := cfg.Train
-	c, h, w, err := models.InputShapeOf(cfg.Model.Arch)
+	train, err := load("train.dataset", Ref{tr.Dataset, tr.Split})
 	if err != nil {
 		return nil, err
 	}
-	train, err := sources[tr.Dataset].Load(datasets.Request{Split: tr.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + tr.Dataset + ":" + tr.Split)})
-	if err != nil {
-		return nil, err
-	}
-	train.Name = tr.Dataset + ":" + tr.Split
 	if tr.Samples > 0 {
 		train = sample(train, tr.Samples, cfg.Seed("train-samples"))
 	}
@@ -79,19 +82,17 @@ func planModel(cfg *Config, sources map[string]datasets.Source) (*modelPlan, err
 // build returns the network of the plan: the checkpoint's weights, or the
 // training cache entry, or weights trained now with [train] and cached. It
 // also returns the training log when known, and where the weights came from.
-func (pl *modelPlan) build(ctx context.Context, cfg *Config, sources map[string]datasets.Source, workers int, logw io.Writer) (*models.Sequential, []models.EpochStats, string, error) {
+func (pl *modelPlan) build(ctx context.Context, cfg *Config, inAll *datasets.Set, workers int, logw io.Writer) (*models.Sequential, []models.EpochStats, string, error) {
+	if pl.ckpt != nil {
+		pl.ckpt.SetWorkers(workers)
+		fmt.Fprintf(logw, "model %s: weights from %s\n", pl.ckpt.Arch(), cfg.Model.Checkpoint)
+		return pl.ckpt, nil, cfg.Model.Checkpoint, nil
+	}
 	net, err := models.NewNetwork(cfg.Model.Arch, pl.classes, pl.seed)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	net.SetWorkers(workers)
-	if pl.ckpt != nil {
-		if err := net.SetParams(pl.ckpt); err != nil {
-			return nil, nil, "", fmt.Errorf("%s: model.checkpoint %s: %w", cfg.File, cfg.Model.Checkpoint, err)
-		}
-		fmt.Fprintf(logw, "model %s: weights from %s\n", net.Arch(), cfg.Model.Checkpoint)
-		return net, nil, cfg.Model.Checkpoint, nil
-	}
 	path := pl.cache
 	if _, err := os.Stat(path); err == nil {
 		if err := models.LoadCheckpoint(path, net); err == nil {
@@ -109,12 +110,8 @@ func (pl *modelPlan) build(ctx context.Context, cfg *Config, sources map[string]
 	}
 	tr := cfg.Train
 	var test *datasets.Set
-	if ref := cfg.Evaluate.InDist; ref.Dataset == tr.Dataset {
-		c, h, w := net.InputShape()
-		if test, err = sources[ref.Dataset].Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())}); err != nil {
-			return nil, nil, "", err
-		}
-		test.Name = ref.String()
+	if inAll != nil && cfg.Evaluate.InDist.Dataset == tr.Dataset && !slices.Contains(inAll.Labels, -1) {
+		test = inAll // monitoring only: no choice depends on it
 	}
 	fmt.Fprintf(logw, "model %s: training on %s (%d images, %d epochs)\n", net.Arch(), pl.train.Name, pl.train.Len(), tr.Epochs)
 	stats, err := net.Train(ctx, pl.train, test, models.TrainConfig{Epochs: tr.Epochs, BatchSize: tr.BatchSize, LearningRate: tr.LearningRate, Seed: pl.seed}, logw)
@@ -125,7 +122,10 @@ func (pl *modelPlan) build(ctx context.Context, cfg *Config, sources map[string]
 		return nil, nil, "", fmt.Errorf("model cache: %w", err)
 	}
 	// The log first: a checkpoint without its log is still usable, not vice versa.
-	b, _ := json.MarshalIndent(stats, "", "  ")
+	b, err := json.MarshalIndent(stats, "", "  ")
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("training log: %w", err)
+	}
 	if err := atomicfile.WriteFile(path+".json", append(b, '\n')); err != nil {
 		return nil, nil, "", err
 	}

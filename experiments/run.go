@@ -35,20 +35,23 @@ type RunOptions struct {
 
 // setup is everything Run checks before expensive work starts.
 type setup struct {
-	sources   map[string]datasets.Source
 	plan      *modelPlan
 	build     func(DetectorSpec) (detectors.Detector, error)
 	names     []string // column names, in config order
 	dets      []detectors.Detector
 	confounds []models.Confound // of the purview detectors, in config order
+	inAll     *datasets.Set     // the whole in-distribution split
+	in, fit   *datasets.Set     // the evaluated in-distribution samples, the fit samples
+	anoms     []*datasets.Set   // the evaluated samples of each anomaly set
 }
 
 // newSetup builds every dataset source and detector of cfg (decoding their
-// tables strictly) and reads the checkpoint or the training set to learn the
-// class count, so that everything a configuration can get wrong is reported
-// before a model trains.
+// tables strictly), loads every set it names, checking splits and image
+// shapes, and reads the checkpoint or the training set to learn the class
+// count: everything a configuration can get wrong is reported before a model
+// trains.
 func newSetup(cfg *Config) (*setup, error) {
-	st := &setup{sources: map[string]datasets.Source{}}
+	sources := map[string]datasets.Source{}
 	for _, key := range cfg.DatasetOrder {
 		spec := cfg.Datasets[key]
 		src, err := datasets.New(spec.Kind, spec.Params)
@@ -58,14 +61,55 @@ func newSetup(cfg *Config) (*setup, error) {
 		if err != nil {
 			return nil, spec.Params.WrapError(err)
 		}
-		st.sources[key] = src
+		sources[key] = src
 	}
-	plan, err := planModel(cfg, st.sources)
+	c, h, w, err := models.InputShapeOf(cfg.Model.Arch)
+	if err != nil {
+		return nil, cfg.KeyError("model.arch", "%v", err)
+	}
+	// load reads the whole set ref (named by config key) in the model's shape.
+	load := func(key string, ref Ref) (*datasets.Set, error) {
+		src := sources[ref.Dataset]
+		switch splits := src.Splits(); {
+		case len(splits) == 0 && ref.Split != "":
+			return nil, cfg.KeyError(key, "dataset %q (%s) has no splits; refer to it as %q", ref.Dataset, src.Kind(), ref.Dataset)
+		case len(splits) > 0 && !slices.Contains(splits, ref.Split):
+			return nil, cfg.KeyError(key, "dataset %q (%s) has no split %q; its splits are %s (write e.g. \"%s:%s\")",
+				ref.Dataset, src.Kind(), ref.Split, strings.Join(splits, ", "), ref.Dataset, splits[len(splits)-1])
+		}
+		set, err := src.Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
+		if err != nil {
+			return nil, cfg.KeyError(key, "%v", err)
+		}
+		set.Name = ref.String()
+		if set.C != c || set.H != h || set.W != w {
+			return nil, cfg.KeyError(key, "%s has %dx%dx%d images; model %s takes %dx%dx%d", set.Name, set.C, set.H, set.W, cfg.Model.Arch, c, h, w)
+		}
+		return set, nil
+	}
+	st := &setup{}
+	if st.plan, err = planModel(cfg, load); err != nil {
+		return nil, err
+	}
+	ev := cfg.Evaluate
+	if st.inAll, err = load("evaluate.in_dist", ev.InDist); err != nil {
+		return nil, err
+	}
+	st.in = sample(st.inAll, ev.Samples, cfg.Seed("eval:"+ev.InDist.String()))
+	fit, err := load("evaluate.fit", ev.Fit)
 	if err != nil {
 		return nil, err
 	}
-	st.plan = plan
-	env := detectors.Env{Classes: plan.classes}
+	st.fit = sample(fit, ev.FitSamples, cfg.Seed("fit:"+ev.Fit.String()))
+	for i, ref := range ev.Anomalies {
+		set, err := load(fmt.Sprintf("evaluate.anomalies[%d]", i), ref)
+		if err != nil {
+			return nil, err
+		}
+		st.anoms = append(st.anoms, sample(set, ev.Samples, cfg.Seed("eval:"+ref.String())))
+	}
+
+	env := detectors.Env{Classes: st.plan.classes}
 	st.build = func(spec DetectorSpec) (detectors.Detector, error) {
 		d, err := detectors.New(spec.Type, env, spec.Params)
 		if err == nil {
@@ -87,6 +131,13 @@ func newSetup(cfg *Config) (*setup, error) {
 		}
 		if slices.Contains(st.names, name) {
 			return nil, fmt.Errorf("%s: detector[%d]: two detectors are named %q; set name = \"...\" on one", cfg.File, spec.Index, name)
+		}
+		if d.Kind() == detectors.Supervised {
+			for _, s := range append([]*datasets.Set{st.in}, st.anoms...) {
+				if s.Len() < ev.Folds {
+					return nil, cfg.KeyError("evaluate.folds", "%d-fold cross-validation of %s needs at least %d samples per set; %s has %d", ev.Folds, name, ev.Folds, s.Name, s.Len())
+				}
+			}
 		}
 		st.names = append(st.names, name)
 		st.dets = append(st.dets, d)
@@ -138,13 +189,20 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	sources, plan, build, names, dets := st.sources, st.plan, st.build, st.names, st.dets
+	plan, build, names, dets := st.plan, st.build, st.names, st.dets
 	supervised := map[string]bool{}
 
-	dir, err := CreateRunDir(out, cfg.Name)
+	rd, err := CreateRunDir(out, cfg.Name)
 	if err != nil {
 		return err
 	}
+	committed := false
+	defer func() {
+		if !committed {
+			rd.Discard()
+		}
+	}()
+	dir := rd.Path
 	man := NewManifest(cfg, time.Now())
 	write := func(name string, data []byte) error {
 		man.AddOutput(name)
@@ -153,17 +211,20 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if err := write("config.toml", cfg.Raw); err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "purview: run %q → %s (%d workers)\n", cfg.Name, dir, workers)
+	fmt.Fprintf(log, "purview: run %q → %s (%d workers)\n", cfg.Name, rd.Final(), workers)
 
 	// The model.
 	phase := time.Now()
-	net, trainLog, weightsFrom, err := plan.build(ctx, cfg, sources, workers, log)
+	net, trainLog, weightsFrom, err := plan.build(ctx, cfg, st.inAll, workers, log)
 	if err != nil {
 		return err
 	}
 	man.AddPhase("train", time.Since(phase))
 	if trainLog != nil {
-		b, _ := json.MarshalIndent(trainLog, "", "  ")
+		b, err := json.MarshalIndent(trainLog, "", "  ")
+		if err != nil {
+			return fmt.Errorf("training log: %w", err)
+		}
 		if err := write("train_log.json", append(b, '\n')); err != nil {
 			return err
 		}
@@ -174,34 +235,10 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	}
 	man.AddOutput("model.safetensors")
 
-	// The evaluation sets.
-	phase = time.Now()
-	c, h, w := net.InputShape()
-	loadAll := func(ref Ref) (*datasets.Set, error) {
-		set, err := sources[ref.Dataset].Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
-		if err != nil {
-			return nil, err
-		}
-		set.Name = ref.String()
-		if set.C != c || set.H != h || set.W != w {
-			return nil, fmt.Errorf("%s: set %s has %dx%dx%d images, model %s takes %dx%dx%d", cfg.File, set.Name, set.C, set.H, set.W, net.Arch(), c, h, w)
-		}
-		return set, nil
-	}
-	load := func(ref Ref, n int, purpose string) (*datasets.Set, error) {
-		set, err := loadAll(ref)
-		if err != nil {
-			return nil, err
-		}
-		return sample(set, n, cfg.Seed(purpose+":"+ref.String())), nil
-	}
 	// The model's accuracy is measured on the whole in-distribution split,
 	// the detectors see a sample of it.
-	inAll, err := loadAll(cfg.Evaluate.InDist)
-	if err != nil {
-		return err
-	}
-	inSet := sample(inAll, cfg.Evaluate.Samples, cfg.Seed("eval:"+cfg.Evaluate.InDist.String()))
+	phase = time.Now()
+	inAll, inSet, fitSet, anomSets := st.inAll, st.in, st.fit, st.anoms
 	man.Model = &ModelSummary{Arch: net.Arch(), Classes: net.Classes(), Weights: weightsFrom, AccuracyOn: inAll.Name}
 	testAcc := math.NaN()
 	if !slices.Contains(inAll.Labels, -1) {
@@ -210,16 +247,6 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		}
 		man.Model.Accuracy = &testAcc
 		fmt.Fprintf(log, "model %s: accuracy on %s %.2f%%\n", net.Arch(), inAll.Name, 100*testAcc)
-	}
-	fitSet, err := load(cfg.Evaluate.Fit, cfg.Evaluate.FitSamples, "fit")
-	if err != nil {
-		return err
-	}
-	anomSets := make([]*datasets.Set, len(cfg.Evaluate.Anomalies))
-	for i, ref := range cfg.Evaluate.Anomalies {
-		if anomSets[i], err = load(ref, cfg.Evaluate.Samples, "eval"); err != nil {
-			return err
-		}
 	}
 
 	// The detectors, run on probes that compute each model quantity once.
@@ -231,6 +258,9 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	}
 	results := map[string][]scored{} // detector → per anomaly set
 	for di, d := range dets {
+		if err := ctx.Err(); err != nil { // Ctrl-C between detectors
+			return err
+		}
 		name := names[di]
 		spec := cfg.Detectors[di]
 		start := time.Now()
@@ -238,10 +268,13 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		if d.Kind() == detectors.Supervised {
 			supervised[name] = true
 			for i, ap := range anomProbes {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				ns, as, folds, err := detectors.CrossValidate(func() (detectors.Detector, error) { return build(spec) },
 					inProbe, ap, cfg.Evaluate.Folds, cfg.Seed("folds:"+anomSets[i].Name))
 				if err != nil {
-					return fmt.Errorf("detector %s on %s: %w", name, anomSets[i].Name, err)
+					return describeMetricError(err, name, inSet, anomSets[i])
 				}
 				res[i] = scored{ns, as, folds}
 			}
@@ -334,13 +367,17 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if err := man.Write(dir); err != nil {
 		return err
 	}
+	if err := rd.Commit(); err != nil {
+		return err
+	}
+	committed = true
 	if !math.IsNaN(testAcc) {
 		fmt.Fprintf(opts.Stdout, "model accuracy on %s: %.2f%%\n", cfg.Evaluate.InDist, 100*testAcc)
 	}
 	if err := table.Terminal(opts.Stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Stdout, "results in %s\n", dir)
+	fmt.Fprintf(opts.Stdout, "results in %s\n", rd.Final())
 	return nil
 }
 

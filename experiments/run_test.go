@@ -5,18 +5,23 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/purview-lab/purview/detectors"
+	"github.com/purview-lab/purview/metrics"
 	"github.com/purview-lab/purview/models"
 	"github.com/purview-lab/purview/report"
 )
 
 // smallConfig is a complete experiment small enough for the test suite: a
-// LeNet-5 trained for one epoch on 3,000 MNIST images, probed against two
+// LeNet-5 trained for two epochs on 5,000 MNIST images, probed against two
 // noise sets with every detector.
 const smallConfig = `
 name = "small"
@@ -162,6 +167,31 @@ func TestRunEndToEnd(t *testing.T) {
 	if len(rows) != 1+2*(150+150) {
 		t.Errorf("scores.csv has %d rows, want %d", len(rows), 1+2*300)
 	}
+	// Every cell's AUROC is recomputed from the rows of its pair.
+	col := map[string]int{}
+	for j, h := range rows[0] {
+		col[h] = j
+	}
+	for _, c := range table.Cells {
+		var normal, anom []float64
+		for _, r := range rows[1:] {
+			if r[0] != c.Set {
+				continue
+			}
+			v, err := strconv.ParseFloat(r[col[c.Detector]], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r[4] == "1" {
+				anom = append(anom, v)
+			} else {
+				normal = append(normal, v)
+			}
+		}
+		if auc, err := metrics.AUROC(normal, anom); err != nil || auc != c.Metrics.AUROC {
+			t.Errorf("%s on %s: table AUROC %v, recomputed from scores.csv %v (%v)", c.Detector, c.Set, c.Metrics.AUROC, auc, err)
+		}
+	}
 	for _, c := range table.Cells {
 		if c.Metrics.Normal != 150 || c.Metrics.Anomalous != 150 {
 			t.Errorf("%s on %s: %d normal, %d anomalous samples, want 150 each", c.Detector, c.Set, c.Metrics.Normal, c.Metrics.Anomalous)
@@ -214,5 +244,137 @@ head = "sum"
 	err = Run(context.Background(), cfg, RunOptions{Out: tmp})
 	if err == nil || !strings.Contains(err.Error(), `two detectors are named "purview-sum"`) {
 		t.Errorf("Run = %v, want the duplicate-name error", err)
+	}
+}
+
+// writeCheckpoint saves an untrained LeNet-5 for configs that need weights.
+func writeCheckpoint(t *testing.T, dir string) string {
+	t.Helper()
+	net, err := models.NewNetwork(models.ArchLeNet5, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "lenet.safetensors")
+	if err := models.SaveCheckpoint(path, net); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writeIDX writes n zero images of h×w and their labels as raw IDX files.
+func writeIDX(t *testing.T, dir string, n, h, w int) (images, labels string) {
+	t.Helper()
+	img := []byte{0, 0, 8, 3, 0, 0, 0, byte(n), 0, 0, 0, byte(h), 0, 0, 0, byte(w)}
+	img = append(img, make([]byte, n*h*w)...)
+	lab := append([]byte{0, 0, 8, 1, 0, 0, 0, byte(n)}, make([]byte, n)...)
+	images, labels = filepath.Join(dir, "img.idx"), filepath.Join(dir, "lab.idx")
+	if err := os.WriteFile(images, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(labels, lab, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return images, labels
+}
+
+// TestCheckCatchesBeforeTraining: mistakes that only show when data is read
+// are reported by Check (and so by validate, and by run before training),
+// naming the config line and key.
+func TestCheckCatchesBeforeTraining(t *testing.T) {
+	tmp := t.TempDir()
+	ckpt := writeCheckpoint(t, tmp)
+	img, lab := writeIDX(t, tmp, 3, 14, 14)
+	head := "[model]\ncheckpoint = " + strconvQuote(ckpt) + `
+[datasets.mnist]
+kind = "mnist"
+[datasets.noise]
+kind = "uniform-noise"
+[datasets.small]
+kind = "idx"
+images = ` + strconvQuote(img) + "\nlabels = " + strconvQuote(lab) + "\n"
+	for _, c := range []struct{ name, eval, want string }{
+		{"missing split", `in_dist = "mnist:test"
+anomalies = ["mnist"]`, `c.toml:13: evaluate.anomalies[0]: dataset "mnist" (mnist) has no split ""; its splits are train, test (write e.g. "mnist:test")`},
+		{"split of a set without splits", `in_dist = "mnist:test"
+anomalies = ["noise:test"]`, `c.toml:13: evaluate.anomalies[0]: dataset "noise" (uniform-noise) has no splits; refer to it as "noise"`},
+		{"image shape", `in_dist = "mnist:test"
+anomalies = ["small"]`, `c.toml:13: evaluate.anomalies[0]: small has 1x14x14 images; model lenet5 takes 1x28x28`},
+		{"fewer samples than folds", `in_dist = "mnist:test"
+anomalies = ["noise"]
+samples = 3
+folds = 4`, `c.toml:15: evaluate.folds: 4-fold cross-validation of purview-logreg needs at least 4 samples per set; mnist:test has 3`},
+	} {
+		src := head + "[evaluate]\n" + c.eval + "\n[[detector]]\ntype = \"purview\"\n"
+		cfg, err := Parse([]byte(src), "c.toml")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := Check(cfg); err == nil || err.Error() != c.want {
+			t.Errorf("%s:\n got %v\nwant %s", c.name, err, c.want)
+		}
+	}
+}
+
+func strconvQuote(s string) string { return `"` + strings.ReplaceAll(s, `\`, `\\`) + `"` }
+
+// nanDetector scores sample 3 of every set NaN: the run must stop and name
+// the detector, the set, the sample and its index in the source dataset.
+type nanDetector struct{ kind detectors.Kind }
+
+func (nanDetector) Name() string                { return "nan" }
+func (d nanDetector) Kind() detectors.Kind      { return d.kind }
+func (d nanDetector) NeedsFit() bool            { return false }
+func (nanDetector) Fit(detectors.FitData) error { return nil }
+func (nanDetector) Score(p detectors.Probe) ([]float64, error) {
+	s := make([]float64, p.Len())
+	for i := range s {
+		s[i] = float64(i)
+	}
+	if len(s) > 3 {
+		s[3] = math.NaN()
+	}
+	return s, nil
+}
+
+func init() {
+	detectors.Register("test-nan", "test only", func(detectors.Env, detectors.Decoder) (detectors.Detector, error) {
+		return nanDetector{detectors.Unsupervised}, nil
+	})
+	detectors.Register("test-nan-supervised", "test only", func(detectors.Env, detectors.Decoder) (detectors.Detector, error) {
+		return nanDetector{detectors.Supervised}, nil
+	})
+}
+
+func TestRunNamesNonFiniteScore(t *testing.T) {
+	tmp := t.TempDir()
+	ckpt := writeCheckpoint(t, tmp)
+	for _, typ := range []string{"test-nan", "test-nan-supervised"} {
+		src := "[model]\ncheckpoint = " + strconvQuote(ckpt) + `
+[datasets.mnist]
+kind = "mnist"
+[datasets.noise]
+kind = "uniform-noise"
+count = 50
+[evaluate]
+in_dist = "mnist:test"
+anomalies = ["noise"]
+samples = 20
+fit_samples = 10
+folds = 2
+[[detector]]
+type = "` + typ + "\"\n"
+		cfg, err := Parse([]byte(src), "nan.toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Run(context.Background(), cfg, RunOptions{Out: tmp})
+		// Supervised scores come per fold: sample 3 of a fold is some other sample of the set.
+		re := regexp.MustCompile(`^detector nan gave a NaN score to sample \d+ of mnist:test \(dataset index \d+\)$`)
+		if typ == "test-nan" {
+			re = regexp.MustCompile(`^detector nan gave a NaN score to sample 3 of mnist:test \(dataset index \d+\)$`)
+		}
+		if err == nil || !re.MatchString(err.Error()) {
+			t.Errorf("%s: Run = %v, want an error naming the detector and the sample", typ, err)
+		}
 	}
 }

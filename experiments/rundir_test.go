@@ -14,22 +14,52 @@ import (
 
 func TestCreateRunDir(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "runs")
-	dir, err := CreateRunDir(root, "mnist")
+	final := filepath.Join(root, "mnist")
+	write := func(d *RunDir, name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(d.Path, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func() []string {
+		var names []string
+		entries, _ := os.ReadDir(final)
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	// A first run appears only when committed.
+	d, err := CreateRunDir(root, "mnist")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dir != filepath.Join(root, "mnist") {
-		t.Errorf("dir = %s", dir)
+	write(d, "table.csv", "first")
+	write(d, "roc_old.png", "x")
+	if _, err := os.Stat(final); err == nil {
+		t.Fatal("run directory visible before Commit")
 	}
-	if err := os.WriteFile(filepath.Join(dir, "table.csv"), []byte("x"), 0o644); err != nil {
+	if err := d.Commit(); err != nil || d.Final() != final {
+		t.Fatal(err, d.Final())
+	}
+	// A failed second run leaves the first intact.
+	d2, _ := CreateRunDir(root, "mnist")
+	write(d2, "table.csv", "half")
+	d2.Discard()
+	if b, _ := os.ReadFile(filepath.Join(final, "table.csv")); string(b) != "first" {
+		t.Errorf("a discarded run changed the results: %q", b)
+	}
+	// A committed third run replaces the first whole: no stale files.
+	d3, _ := CreateRunDir(root, "mnist")
+	write(d3, "table.csv", "third")
+	if err := d3.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	// A second run keeps what the first one wrote.
-	if _, err := CreateRunDir(root, "mnist"); err != nil {
-		t.Fatal(err)
+	if got := list(); !slices.Equal(got, []string{"table.csv"}) {
+		t.Errorf("run directory holds %v, want only the new run's files", got)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "table.csv")); err != nil || string(b) != "x" {
-		t.Errorf("existing result lost: %q, %v", b, err)
+	if entries, _ := os.ReadDir(root); len(entries) != 1 {
+		t.Errorf("temporary directories left in %s: %v", root, entries)
 	}
 	for _, bad := range []string{"", "..", "../x", "a/b", ".hidden", "-x", "a b"} {
 		if _, err := CreateRunDir(root, bad); err == nil || !strings.HasPrefix(err.Error(), "experiments: run name ") {

@@ -29,7 +29,14 @@ func (s *Sequential) eachBatch(n, bs int, key engineKey, fn func(e *engine, lo, 
 	close(next)
 	workers := min(s.workers, batches)
 	for w := 0; w < workers; w++ {
-		grp.Go(func() error {
+		grp.Go(func() (err error) {
+			// A panic in gorgonia would otherwise kill the process from this
+			// goroutine, past the CLI's recover.
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("models: internal error in %s engine: %v", s.arch, r)
+				}
+			}()
 			e, gen, err := s.pool.get(key)
 			if err != nil {
 				return err
@@ -63,7 +70,7 @@ func (s *Sequential) Forward(x []float32, n int) (logits, feats []float32, err e
 	}
 	c, d, dim := s.classes, s.FeatureDim(), s.c*s.h*s.w
 	logits, feats = make([]float32, n*c), make([]float32, n*d)
-	bs := min(ForwardBatch, max(n, 1))
+	bs := ForwardBatch
 	key := engineKey{batch: bs, dtype: tensor.Float32, mode: modeForward}
 	err = s.eachBatch(n, bs, key, func(e *engine, lo, hi int) error {
 		e.load(x[lo*dim:hi*dim], hi-lo)
@@ -108,7 +115,7 @@ func (s *Sequential) GradNorms(x []float32, n int, c Confound, dst []float64) er
 		panic(fmt.Sprintf("models: GradNorms dst has %d values, want %d", len(dst), n*p))
 	}
 	dim := s.c * s.h * s.w
-	bs := min(GradBatch, max(n, 1))
+	bs := GradBatch
 	key := engineKey{batch: bs, dtype: tensor.Float32, mode: modeDeltas, kind: confoundLoss(c.Act)}
 	return s.eachBatch(n, bs, key, func(e *engine, lo, hi int) error {
 		e.load(x[lo*dim:hi*dim], hi-lo)

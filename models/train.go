@@ -26,9 +26,9 @@ type TrainConfig struct {
 // EpochStats describes one finished epoch.
 type EpochStats struct {
 	Epoch        int
-	Loss         float64 // mean training loss over the epoch's batches
-	TrainAcc     float64 // accuracy on the training batches, as seen during the epoch
-	TestAcc      float64 // accuracy on the test set after the epoch (NaN without one)
+	Loss         float64  // mean training loss over the epoch's batches
+	TrainAcc     float64  // accuracy on the training batches, as seen during the epoch
+	TestAcc      *float64 `json:",omitempty"` // accuracy on the test set after the epoch (nil without one)
 	Seconds      float64
 	ImagesPerSec float64
 }
@@ -120,20 +120,20 @@ func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg T
 			task.Add(1)
 		}
 		s.copyFromEngine(e)
-		es := EpochStats{Epoch: ep, Loss: lossSum / float64(steps), TrainAcc: float64(correct) / float64(steps*bs), TestAcc: math.NaN()}
+		es := EpochStats{Epoch: ep, Loss: lossSum / float64(steps), TrainAcc: float64(correct) / float64(steps*bs)}
 		if test != nil {
 			acc, err := s.Accuracy(test)
 			if err != nil {
 				return stats, err
 			}
-			es.TestAcc = acc
+			es.TestAcc = &acc
 		}
 		es.Seconds = time.Since(start).Seconds()
 		es.ImagesPerSec = float64(steps*bs) / es.Seconds
 		stats = append(stats, es)
 		summary := fmt.Sprintf("loss %.4f, train acc %.2f%%", es.Loss, 100*es.TrainAcc)
 		if test != nil {
-			summary += fmt.Sprintf(", test acc %.2f%%", 100*es.TestAcc)
+			summary += fmt.Sprintf(", test acc %.2f%%", 100**es.TestAcc)
 		}
 		task.Done(summary + fmt.Sprintf(", %.0f img/s", es.ImagesPerSec))
 	}

@@ -16,15 +16,14 @@ import (
 
 // Task is one unit of long work with a known number of steps.
 type Task struct {
-	w       io.Writer
-	label   string
-	total   int
-	start   time.Time
-	mu      sync.Mutex
-	done    int
-	nextPct int // plain mode: next percentage at which to print a line
-	bar     *mpb.Bar
-	p       *mpb.Progress
+	w     io.Writer
+	label string
+	total int
+	start time.Time
+	mu    sync.Mutex
+	done  int
+	bar   *mpb.Bar
+	p     *mpb.Progress
 }
 
 // IsTerminal reports whether w is a terminal.
@@ -34,10 +33,9 @@ func IsTerminal(w io.Writer) bool {
 }
 
 // Start begins a task of total steps. On a terminal it draws a bar on w; on
-// anything else it prints a line at 25 %, 50 % and 75 % when the task takes
-// long enough to matter, and nothing else until Done.
+// anything else (a log, CI) it prints nothing until Done's one line.
 func Start(w io.Writer, label string, total int) *Task {
-	t := &Task{w: w, label: label, total: max(total, 1), start: time.Now(), nextPct: 25}
+	t := &Task{w: w, label: label, total: max(total, 1), start: time.Now()}
 	if w != nil && IsTerminal(w) {
 		t.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
 		t.bar = t.p.AddBar(int64(t.total),
@@ -58,14 +56,6 @@ func (t *Task) Add(n int) {
 	t.done += n
 	if t.bar != nil {
 		t.bar.IncrBy(n)
-		return
-	}
-	pct := 100 * t.done / t.total
-	if pct >= t.nextPct && pct < 100 && time.Since(t.start) > 5*time.Second {
-		fmt.Fprintf(t.w, "%s: %d%% (%d/%d) %s\n", t.label, pct, t.done, t.total, time.Since(t.start).Round(time.Second))
-	}
-	for pct >= t.nextPct {
-		t.nextPct += 25
 	}
 }
 
