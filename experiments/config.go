@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/purview-lab/purview/models"
+
 	"github.com/BurntSushi/toml"
 )
 
@@ -102,6 +104,9 @@ type Train struct {
 	BatchSize int `json:"batch_size"`
 	// LearningRate (> 0, finite) is Adam's step size. Default 1e-3.
 	LearningRate float64 `json:"learning_rate"`
+	// Schedule is the learning-rate schedule: "cosine" (annealed to 0 over
+	// the run, stepped every batch) or "constant". Default "cosine".
+	Schedule string `json:"schedule"`
 	// Samples (≥ 0) limits training to that many samples of the split, drawn
 	// by a seeded shuffle, for quick experiments. Default 0: all of them.
 	Samples int `json:"samples"`
@@ -298,6 +303,7 @@ type trainTOML struct {
 	Epochs       int     `toml:"epochs"`
 	BatchSize    int     `toml:"batch_size"`
 	LearningRate float64 `toml:"learning_rate"`
+	Schedule     string  `toml:"schedule"`
 	Samples      int     `toml:"samples"`
 	Seed         int64   `toml:"seed"`
 }
@@ -450,7 +456,12 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 	// [train], after [evaluate] because its dataset defaults to in_dist's.
 	if md.IsDefined("train") {
 		t := &f.Train
-		c.Train = &Train{Dataset: t.Dataset, Split: t.Split, Epochs: t.Epochs, BatchSize: t.BatchSize, LearningRate: t.LearningRate, Samples: t.Samples}
+		c.Train = &Train{Dataset: t.Dataset, Split: t.Split, Epochs: t.Epochs, BatchSize: t.BatchSize, LearningRate: t.LearningRate, Schedule: t.Schedule, Samples: t.Samples}
+		if def("train", "schedule") {
+			c.Train.Schedule = models.ScheduleCosine
+		} else if !slices.Contains(models.Schedules(), t.Schedule) {
+			return p.errf("train.schedule", atValue, "unknown schedule %q (want one of %s)", t.Schedule, strings.Join(models.Schedules(), ", "))
+		}
 		if t.Samples < 0 {
 			return p.errf("train.samples", atValue, "must be ≥ 0 (0 = the whole split), got %d", t.Samples)
 		}

@@ -249,6 +249,16 @@ learning_rate = inf
 in_dist = "mnist:test"
 anomalies = ["noise"]
 `, `x.toml:6: train.learning_rate: must be a finite number > 0, got +Inf`},
+		{"unknown schedule", `[datasets.mnist]
+kind = "mnist"
+[datasets.noise]
+kind = "uniform-noise"
+[train]
+schedule = "linear"
+[evaluate]
+in_dist = "mnist:test"
+anomalies = ["noise"]
+`, `x.toml:6: train.schedule: unknown schedule "linear" (want one of cosine, constant)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -379,7 +389,7 @@ func TestMNISTConfig(t *testing.T) {
 		t.Errorf("model = %+v", c.Model)
 	}
 	// seed = 0 in [train]: derived, = Seed("train") with master seed 1 (Python check in TestSeed).
-	wantTrain := Train{Dataset: "mnist", Split: "train", Epochs: 3, BatchSize: 64, LearningRate: 1e-3, Seed: 14628335061905875578}
+	wantTrain := Train{Dataset: "mnist", Split: "train", Epochs: 4, BatchSize: 64, LearningRate: 1e-3, Schedule: "cosine", Seed: 14628335061905875578}
 	if c.Train == nil || *c.Train != wantTrain {
 		t.Errorf("train = %+v, want %+v", c.Train, wantTrain)
 	}
@@ -421,7 +431,7 @@ func TestDefaults(t *testing.T) {
 	if c.Model != (Model{Arch: "lenet5", Cache: "cache"}) {
 		t.Errorf("model = %+v", c.Model)
 	}
-	want := Train{Dataset: "mnist", Split: "train", Epochs: 1, BatchSize: 64, LearningRate: 1e-3, Seed: 6387608752183916524}
+	want := Train{Dataset: "mnist", Split: "train", Epochs: 1, BatchSize: 64, LearningRate: 1e-3, Schedule: "cosine", Seed: 6387608752183916524}
 	if *c.Train != want {
 		t.Errorf("train = %+v, want %+v", *c.Train, want)
 	}

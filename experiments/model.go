@@ -24,7 +24,7 @@ import (
 
 // trainingCodeVersion changes whenever training would give different weights
 // for the same config and data, so stale cache entries are never reused.
-const trainingCodeVersion = "models.Train v1 (gorgonia v0.9.18, Adam, drop-last, PCG shuffle)"
+const trainingCodeVersion = "models.Train v2 (gorgonia v0.9.18, Adam, lr schedule, drop-last, PCG shuffle)"
 
 func runtimeNumCPU() int { return runtime.NumCPU() }
 
@@ -114,7 +114,7 @@ func (pl *modelPlan) build(ctx context.Context, cfg *Config, inAll *datasets.Set
 		test = inAll // monitoring only: no choice depends on it
 	}
 	fmt.Fprintf(logw, "model %s: training on %s (%d images, %d epochs)\n", net.Arch(), pl.train.Name, pl.train.Len(), tr.Epochs)
-	stats, err := net.Train(ctx, pl.train, test, models.TrainConfig{Epochs: tr.Epochs, BatchSize: tr.BatchSize, LearningRate: tr.LearningRate, Seed: pl.seed}, logw)
+	stats, err := net.Train(ctx, pl.train, test, models.TrainConfig{Epochs: tr.Epochs, BatchSize: tr.BatchSize, LearningRate: tr.LearningRate, Schedule: tr.Schedule, Seed: pl.seed}, logw)
 	if err != nil {
 		return nil, nil, "", err
 	}

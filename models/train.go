@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/purview-lab/purview/datasets"
@@ -18,9 +19,31 @@ type TrainConfig struct {
 	Epochs       int
 	BatchSize    int
 	LearningRate float64
-	Seed         uint64 // shuffles the training set each epoch
+	// Schedule shapes the learning rate over the run: ScheduleConstant, or
+	// ScheduleCosine (the default, "" ): lr_t = lr·½(1 + cos(π·t/T)) for step
+	// t = 0…T−1 of T steps in all (PyTorch's CosineAnnealingLR with
+	// T_max = T and eta_min = 0, stepped every batch).
+	Schedule string
+	Seed     uint64 // shuffles the training set each epoch
 	// Adam's β₁, β₂ and ε; zero means PyTorch's defaults 0.9, 0.999, 1e-8.
 	Beta1, Beta2, Eps float64
+}
+
+// Learning-rate schedules.
+const (
+	ScheduleCosine   = "cosine"
+	ScheduleConstant = "constant"
+)
+
+// Schedules lists the valid TrainConfig.Schedule values.
+func Schedules() []string { return []string{ScheduleCosine, ScheduleConstant} }
+
+// learningRate returns the step size of step t (0-based) of total steps.
+func (cfg TrainConfig) learningRate(t, total int) float64 {
+	if cfg.Schedule == ScheduleConstant {
+		return cfg.LearningRate
+	}
+	return cfg.LearningRate * 0.5 * (1 + math.Cos(math.Pi*float64(t)/float64(total)))
 }
 
 // EpochStats describes one finished epoch.
@@ -34,13 +57,19 @@ type EpochStats struct {
 }
 
 // Train fits the network with Adam (PyTorch semantics: bias-corrected moments,
-// θ ← θ − lr·m̂/(√v̂ + ε)) on train, shuffling with cfg.Seed every epoch and
+// θ ← θ − lr_t·m̂/(√v̂ + ε), lr_t from cfg.Schedule) on train, shuffling with cfg.Seed every epoch and
 // dropping the last incomplete batch. After each epoch it measures the accuracy
 // on test (if not nil) and reports on log: a bar on a terminal, one line per
 // epoch otherwise. Same data, config and seed give bit-identical weights.
 func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg TrainConfig, log io.Writer) ([]EpochStats, error) {
 	if cfg.Epochs < 1 || cfg.BatchSize < 1 || !(cfg.LearningRate > 0) {
 		return nil, fmt.Errorf("models: invalid training config: epochs %d, batch size %d, learning rate %v", cfg.Epochs, cfg.BatchSize, cfg.LearningRate)
+	}
+	if cfg.Schedule == "" {
+		cfg.Schedule = ScheduleCosine
+	}
+	if !slices.Contains(Schedules(), cfg.Schedule) {
+		return nil, fmt.Errorf("models: unknown learning-rate schedule %q (known: %v)", cfg.Schedule, Schedules())
 	}
 	if err := s.checkSet(train); err != nil {
 		return nil, err
@@ -101,6 +130,7 @@ func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg T
 					correct++
 				}
 			}
+			lr := cfg.learningRate(t, steps*cfg.Epochs)
 			t++
 			c1 := 1 - math.Pow(b1, float64(t))
 			c2 := 1 - math.Pow(b2, float64(t))
@@ -114,7 +144,7 @@ func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg T
 					v[j] = float32(b2*float64(v[j]) + (1-b2)*gj*gj)
 					mh := float64(a[j]) / c1
 					vh := float64(v[j]) / c2
-					w[j] -= float32(cfg.LearningRate * mh / (math.Sqrt(vh) + eps))
+					w[j] -= float32(lr * mh / (math.Sqrt(vh) + eps))
 				}
 			}
 			task.Add(1)
