@@ -13,7 +13,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 
@@ -25,8 +24,6 @@ import (
 // trainingCodeVersion changes whenever training would give different weights
 // for the same config and data, so stale cache entries are never reused.
 const trainingCodeVersion = "models.Train v2 (gorgonia v0.9.18, Adam, lr schedule, drop-last, PCG shuffle)"
-
-func runtimeNumCPU() int { return runtime.NumCPU() }
 
 // modelPlan is what a run knows about its model before any expensive work:
 // enough to build and check the detectors before training starts.

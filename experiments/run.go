@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -183,7 +184,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		workers = opts.Workers
 	}
 	if workers <= 0 {
-		workers = defaultWorkers()
+		workers = runtime.NumCPU()
 	}
 	st, err := newSetup(cfg)
 	if err != nil {
@@ -508,12 +509,4 @@ func fileSafe(s string) string {
 		}
 		return '_'
 	}, s)
-}
-
-func defaultWorkers() int {
-	n := runtimeNumCPU()
-	if n < 1 {
-		return 1
-	}
-	return n
 }
