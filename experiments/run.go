@@ -68,8 +68,14 @@ func newSetup(cfg *Config) (*setup, error) {
 	if err != nil {
 		return nil, cfg.KeyError("model.arch", "%v", err)
 	}
-	// load reads the whole set ref (named by config key) in the model's shape.
+	// load reads the whole set ref (named by config key) in the model's shape,
+	// once: the training and fit sets are usually the same split. Sets are
+	// never modified after loading (sample copies), so sharing is safe.
+	loaded := map[Ref]*datasets.Set{}
 	load := func(key string, ref Ref) (*datasets.Set, error) {
+		if set, ok := loaded[ref]; ok {
+			return set, nil
+		}
 		src := sources[ref.Dataset]
 		switch splits := src.Splits(); {
 		case len(splits) == 0 && ref.Split != "":
@@ -86,6 +92,7 @@ func newSetup(cfg *Config) (*setup, error) {
 		if set.C != c || set.H != h || set.W != w {
 			return nil, cfg.KeyError(key, "%s has %dx%dx%d images; model %s takes %dx%dx%d", set.Name, set.C, set.H, set.W, cfg.Model.Arch, c, h, w)
 		}
+		loaded[ref] = set
 		return set, nil
 	}
 	st := &setup{}
