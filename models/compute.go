@@ -20,8 +20,7 @@ const (
 // s.workers goroutines, each holding its own engine.
 func (s *Sequential) eachBatch(n, bs int, key engineKey, fn func(e *engine, lo, hi int) error) error {
 	batches := (n + bs - 1) / bs
-	var grp errgroup.Group
-	grp.SetLimit(s.workers)
+	var grp errgroup.Group // one goroutine per worker, each with its own engine
 	next := make(chan int, batches)
 	for b := 0; b < batches; b++ {
 		next <- b
