@@ -75,3 +75,66 @@ type Network interface {
 	// with J the confounding loss of c, in eval mode, without changing the weights.
 	GradNorms(x []float32, n int, c Confound, dst []float64) error
 }
+
+// Reduce says how LayerFeatures summarises one hidden layer's activations.
+type Reduce int
+
+const (
+	// Flatten keeps every activation: C·H·W values per sample (LID, KD).
+	Flatten Reduce = iota
+	// ChannelMean averages each channel over its spatial positions: C values per
+	// sample (the Mahalanobis detector's f = spatial mean of a block's feature map).
+	ChannelMean
+)
+
+// Tap is one hidden layer whose activations detectors may read: a name in the
+// architecture's vocabulary (LeNet: "conv1", "conv2", "fc1", "fc2"; ResNet: "bn1"
+// after its ReLU, "blocks.N" for each block's output) and the shape of its output
+// for one sample. The last tap is the penultimate layer.
+type Tap struct {
+	Name    string
+	C, H, W int
+}
+
+// Dim is the number of values LayerFeatures returns per sample for r.
+func (t Tap) Dim(r Reduce) int {
+	if r == ChannelMean {
+		return t.C
+	}
+	return t.C * t.H * t.W
+}
+
+// LossFunc is a scalar loss of one sample's logits, given to InputGrad. For sample i
+// with logits z (length C) it returns ℓ_i(z) and writes ∂ℓ_i/∂z into g (length C,
+// zeroed by the caller). It is called concurrently for different i and must not
+// retain z or g.
+type LossFunc func(i int, z []float32, g []float32) float64
+
+// Inspector is what attacks and feature-space detectors (ODIN, Mahalanobis, LID,
+// KD+BU) need beyond Network. Implementations are safe for concurrent use and,
+// like Network, treat every sample independently (eval mode: BatchNorm uses its
+// running statistics, dropout is off).
+type Inspector interface {
+	Network
+	// Taps lists the hidden layers LayerFeatures can return, input to output.
+	Taps() []Tap
+	// LayerFeatures returns, for each tap named in taps (all taps if taps is nil),
+	// an n×Dim(r) row-major matrix of that layer's activations.
+	LayerFeatures(x []float32, n int, taps []string, r Reduce) ([][]float32, error)
+	// InputGrad computes the logits z_i = f(x_i) and, into grad (len(x)),
+	// ∂ℓ_i(z_i)/∂x_i for every sample, with ℓ from loss; it returns the logits (n×C)
+	// and the losses ℓ_i. One forward and one backward pass per batch.
+	InputGrad(x []float32, n int, loss LossFunc, grad []float32) (logits []float32, losses []float64, err error)
+	// FeatureGrad is InputGrad for a loss of one tap's reduced features instead of
+	// the logits (Mahalanobis input preprocessing): loss receives the n-th sample's
+	// Dim(r) features of tap and writes its gradient.
+	FeatureGrad(x []float32, n int, tap string, r Reduce, loss LossFunc, grad []float32) (losses []float64, err error)
+}
+
+// Stochastic is implemented by networks with dropout (e.g. "lenet5-dropout"): a
+// forward pass with dropout active, its masks drawn from seed, so Monte-Carlo
+// dropout (Bayesian uncertainty, Feinman et al. 2017) is reproducible. Row i
+// depends only on x_i, seed and i.
+type Stochastic interface {
+	DropoutForward(x []float32, n int, seed uint64) (logits []float32, err error)
+}
