@@ -164,12 +164,6 @@ func Check(cfg *Config) error {
 	return err
 }
 
-// scored holds one detector's scores against one anomaly set.
-type scored struct {
-	normal, anomalous []float64
-	folds             []float64 // per-fold AUROC, supervised only
-}
-
 // Run executes the experiment of cfg: it trains (or loads from the cache, or
 // from cfg.Model.Checkpoint) the model, draws the evaluation sets, runs every
 // detector, computes the metrics and writes the run directory. It ends by
@@ -197,8 +191,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	plan, build, names, dets := st.plan, st.build, st.names, st.dets
-	supervised := map[string]bool{}
+	plan, names, dets := st.plan, st.names, st.dets
 
 	rd, err := CreateRunDir(out, cfg.Name)
 	if err != nil {
@@ -257,55 +250,17 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		fmt.Fprintf(log, "model %s: accuracy on %s %.2f%%\n", net.Arch(), inAll.Name, 100*testAcc)
 	}
 
-	// The detectors, run on probes that compute each model quantity once.
-	inProbe := detectors.NewSetProbe(net, inSet)
+	// The detection tasks, then the detectors on probes that compute each
+	// model quantity once.
 	fitProbe := detectors.NewSetProbe(net, fitSet)
-	anomProbes := make([]detectors.Probe, len(anomSets))
-	for i, s := range anomSets {
-		anomProbes[i] = detectors.NewSetProbe(net, s)
+	inEval := &evalSet{set: inSet, probe: detectors.NewSetProbe(net, inSet)}
+	var pairs []pair
+	for _, s := range anomSets {
+		pairs = append(pairs, pair{name: s.Name, normal: inEval, anom: &evalSet{set: s, probe: detectors.NewSetProbe(net, s)}})
 	}
-	results := map[string][]scored{} // detector → per anomaly set
-	for di, d := range dets {
-		if err := ctx.Err(); err != nil { // Ctrl-C between detectors
-			return err
-		}
-		name := names[di]
-		spec := cfg.Detectors[di]
-		start := time.Now()
-		res := make([]scored, len(anomProbes))
-		if d.Kind() == detectors.Supervised {
-			supervised[name] = true
-			for i, ap := range anomProbes {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				ns, as, folds, err := detectors.CrossValidate(func() (detectors.Detector, error) { return build(spec) },
-					inProbe, ap, cfg.Evaluate.Folds, cfg.Seed("folds:"+anomSets[i].Name))
-				if err != nil {
-					return describeMetricError(err, name, inSet, anomSets[i])
-				}
-				res[i] = scored{ns, as, folds}
-			}
-		} else {
-			if d.NeedsFit() {
-				if err := d.Fit(detectors.FitData{InDist: fitProbe, Seed: cfg.Seed("fit:" + name)}); err != nil {
-					return fmt.Errorf("detector %s: fit on %s: %w", name, fitSet.Name, err)
-				}
-			}
-			ns, err := d.Score(inProbe)
-			if err != nil {
-				return fmt.Errorf("detector %s on %s: %w", name, inSet.Name, err)
-			}
-			for i, ap := range anomProbes {
-				as, err := d.Score(ap)
-				if err != nil {
-					return fmt.Errorf("detector %s on %s: %w", name, anomSets[i].Name, err)
-				}
-				res[i] = scored{normal: ns, anomalous: as}
-			}
-		}
-		results[name] = res
-		fmt.Fprintf(log, "detector %s: scored (%.1f s)\n", name, time.Since(start).Seconds())
+	results, err := scorePairs(ctx, cfg, st, pairs, scoreOptions{folds: cfg.Evaluate.Folds, repeats: 1, fit: fitProbe, fitName: fitSet.Name, log: log})
+	if err != nil {
+		return err
 	}
 	man.AddPhase("score", time.Since(phase))
 
@@ -316,18 +271,11 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		InDist:    inSet.Name,
 		Detectors: names,
 	}
-	for _, s := range anomSets {
-		table.Sets = append(table.Sets, s.Name)
+	if table.Cells, err = pairCells(pairs, names, dets, results); err != nil {
+		return err
 	}
-	for _, name := range names {
-		for i, s := range anomSets {
-			r := results[name][i]
-			m, err := metrics.Evaluate(r.normal, r.anomalous)
-			if err != nil {
-				return describeMetricError(err, name, inSet, s)
-			}
-			table.Cells = append(table.Cells, report.Cell{Detector: name, Supervised: supervised[name], Set: s.Name, Metrics: m, FoldAUROC: r.folds})
-		}
+	for _, p := range pairs {
+		table.Sets = append(table.Sets, p.name)
 	}
 	man.AddPhase("metrics", time.Since(phase))
 
@@ -337,34 +285,23 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		return err
 	}
 	man.AddOutput("table.md", "table.csv", "table.json", "table.tex")
-	scores, err := scoresCSV(names, inSet, anomSets, results)
+	scores, err := scoresCSV(names, pairs, results)
 	if err != nil {
 		return err
 	}
 	if err := write("scores.csv", scores); err != nil {
 		return err
 	}
-	for i, s := range anomSets {
-		normal, anom := map[string][]float64{}, map[string][]float64{}
-		for _, name := range names {
-			normal[name], anom[name] = results[name][i].normal, results[name][i].anomalous
-		}
-		curves, err := report.ROCCurves(names, normal, anom)
-		if err != nil {
-			return err
-		}
-		base := "roc_" + fileSafe(s.Name)
-		title := fmt.Sprintf("%s vs %s (%s)", inSet.Name, s.Name, net.Arch())
-		if err := report.ROCFigure(title, curves, filepath.Join(dir, base)); err != nil {
-			return err
-		}
-		man.AddOutput(base+".png", base+".svg")
+	rocs, err := writeROCs(dir, net.Arch(), names, pairs, results)
+	if err != nil {
+		return err
 	}
+	man.AddOutput(rocs...)
 	conf := models.Confound{Label: onesLabel(net.Classes()), Act: models.Sigmoid}
 	if len(st.confounds) > 0 {
 		conf = st.confounds[0]
 	}
-	ff, err := writeFeatures(dir, net, conf, inSet, inProbe, anomSets, anomProbes)
+	ff, err := writeFeatures(dir, net, conf, distinctSets(pairs))
 	if err != nil {
 		return err
 	}
@@ -412,20 +349,57 @@ func describeMetricError(err error, detector string, in, anom *datasets.Set) err
 	return fmt.Errorf("detector %s on %s: %w", detector, anom.Name, err)
 }
 
+// pairCells computes the metrics of every detector on every pair.
+func pairCells(pairs []pair, names []string, dets []detectors.Detector, results map[string][]scored) ([]report.Cell, error) {
+	var cells []report.Cell
+	for di, name := range names {
+		for i, p := range pairs {
+			r := results[name][i]
+			m, err := evaluatePair(name, p, r)
+			if err != nil {
+				return nil, err
+			}
+			cells = append(cells, report.Cell{Detector: name, Supervised: dets[di].Kind() == detectors.Supervised, Set: p.name, Metrics: m, FoldAUROC: r.folds})
+		}
+	}
+	return cells, nil
+}
+
+// writeROCs draws one ROC figure per pair, roc_<pair>.png and .svg.
+func writeROCs(dir, arch string, names []string, pairs []pair, results map[string][]scored) ([]string, error) {
+	var files []string
+	for i, p := range pairs {
+		normal, anom := map[string][]float64{}, map[string][]float64{}
+		for _, name := range names {
+			normal[name], anom[name] = results[name][i].normal, results[name][i].anomalous
+		}
+		curves, err := report.ROCCurves(names, normal, anom)
+		if err != nil {
+			return nil, err
+		}
+		base := "roc_" + fileSafe(p.name)
+		title := fmt.Sprintf("%s vs %s (%s)", p.normal.set.Name, p.anom.set.Name, arch)
+		if err := report.ROCFigure(title, curves, filepath.Join(dir, base)); err != nil {
+			return nil, err
+		}
+		files = append(files, base+".png", base+".svg")
+	}
+	return files, nil
+}
+
 // scoresCSV lays out every score the metrics were computed from. For each
-// anomaly set ("pair") it lists the in-distribution samples then that set's
-// samples, so filtering on pair reproduces every cell of the table;
-// supervised detectors give in-distribution samples a different
-// (out-of-fold) score in each pair.
-func scoresCSV(names []string, in *datasets.Set, anoms []*datasets.Set, res map[string][]scored) ([]byte, error) {
+// pair it lists the normal samples then the anomalous ones, so filtering on
+// pair reproduces every cell of the table; supervised detectors give a sample
+// shared by several pairs a different (out-of-fold) score in each.
+func scoresCSV(names []string, pairs []pair, res map[string][]scored) ([]byte, error) {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
 	w.Write(append([]string{"pair", "set", "index", "label", "anomalous"}, names...))
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	for i, a := range anoms {
-		for part, s := range []*datasets.Set{in, a} {
+	for i, p := range pairs {
+		for part, s := range []*datasets.Set{p.normal.set, p.anom.set} {
 			for j := 0; j < s.Len(); j++ {
-				row := []string{a.Name, s.Name, strconv.Itoa(s.Index[j]), strconv.Itoa(s.Labels[j]), strconv.Itoa(part)}
+				row := []string{p.name, s.Name, strconv.Itoa(s.Index[j]), strconv.Itoa(s.Labels[j]), strconv.Itoa(part)}
 				for _, n := range names {
 					if part == 0 {
 						row = append(row, f(res[n][i].normal[j]))
@@ -442,13 +416,11 @@ func scoresCSV(names []string, in *datasets.Set, anoms []*datasets.Set, res map[
 }
 
 // writeFeatures writes the purview features of every evaluated sample for
-// confound c: features.npy (float64, one row per sample: the in-distribution
-// set then each anomaly set, one column per parameter tensor), features.json
-// (column names, confound, row ranges and source indices) and the per-layer
-// profile figure features.png / features.svg.
-func writeFeatures(dir string, net models.Network, c models.Confound, in *datasets.Set, inP detectors.Probe, anoms []*datasets.Set, anomP []detectors.Probe) ([]string, error) {
-	sets := append([]*datasets.Set{in}, anoms...)
-	probes := append([]detectors.Probe{inP}, anomP...)
+// confound c: features.npy (float64, one row per sample: the sets in order,
+// the first being the normal set of the first pair; one column per parameter
+// tensor), features.json (column names, confound, row ranges and source
+// indices) and the per-layer profile figure features.png / features.svg.
+func writeFeatures(dir string, net models.Network, c models.Confound, sets []*evalSet) ([]string, error) {
 	type rows struct {
 		Set   string `json:"set"`
 		Start int    `json:"start"`
@@ -463,14 +435,14 @@ func writeFeatures(dir string, net models.Network, c models.Confound, in *datase
 	}{Columns: net.GradNames(), Label: c.Label, Activation: c.Act.String()}
 	var all []float64
 	var mats []report.NamedMatrix
-	for i, p := range probes {
-		m, err := p.GradNorms(c)
+	for _, e := range sets {
+		m, err := e.probe.GradNorms(c)
 		if err != nil {
 			return nil, err
 		}
-		side.Rows = append(side.Rows, rows{Set: sets[i].Name, Start: len(all) / m.Cols, Count: m.Rows, Index: sets[i].Index})
+		side.Rows = append(side.Rows, rows{Set: e.set.Name, Start: len(all) / m.Cols, Count: m.Rows, Index: e.set.Index})
 		all = append(all, m.Data...)
-		mats = append(mats, report.NamedMatrix{Name: sets[i].Name, Rows: m.Rows, Cols: m.Cols, Data: m.Data})
+		mats = append(mats, report.NamedMatrix{Name: e.set.Name, Rows: m.Rows, Cols: m.Cols, Data: m.Data})
 	}
 	P := len(side.Columns)
 	dense := mat.NewDense(len(all)/P, P, all)
