@@ -77,6 +77,59 @@ type Config struct {
 	Evaluate     Evaluate               `json:"evaluate"`
 	// Detectors holds the [[detector]] tables in file order.
 	Detectors []DetectorSpec `json:"detectors"`
+	// Attacks holds the [[attack]] tables in file order (adversarial protocol only).
+	Attacks []AttackSpec `json:"attacks,omitempty"`
+	// Adversarial is the [adversarial] table; nil unless evaluate.protocol is "adversarial".
+	Adversarial *Adversarial `json:"adversarial,omitempty"`
+	// Corruption is the [corruption] table; nil unless evaluate.protocol is "corruption".
+	Corruption *Corruption `json:"corruption,omitempty"`
+}
+
+// The protocols evaluate.protocol names.
+const (
+	// ProtocolOOD tells the in-distribution test samples from each anomaly set.
+	ProtocolOOD = "ood"
+	// ProtocolAdversarial tells correctly classified clean test samples from
+	// their successful adversarial versions, one task per [[attack]].
+	ProtocolAdversarial = "adversarial"
+	// ProtocolCorruption tells clean test samples from their corrupted
+	// versions, one task per corruption and severity.
+	ProtocolCorruption = "corruption"
+)
+
+// Protocols lists the values evaluate.protocol accepts.
+func Protocols() []string { return []string{ProtocolOOD, ProtocolAdversarial, ProtocolCorruption} }
+
+// AttackSpec is one [[attack]] table.
+type AttackSpec struct {
+	Type string `json:"type"` // attack type or preset (key "type"), required
+	// Name is the attack's row label (key "name"); "" = derived from the type.
+	Name   string        `json:"name"`
+	Params *TableDecoder `json:"params"`
+	Index  int           `json:"-"`
+}
+
+// Adversarial is the [adversarial] table.
+type Adversarial struct {
+	// Noisy adds, for every attack, a "noisy" control of each kept clean image
+	// (Gaussian noise with the L2 norm of its adversarial perturbation) to the
+	// normal samples, as in the KD+BU and LID papers. Default false.
+	Noisy bool `toml:"noisy" json:"noisy"`
+	// BatchSize is the attack batch size. Default 128.
+	BatchSize int `toml:"batch_size" json:"batch_size"`
+	// Save writes each attack's adversarial images to adv_<attack>.npy in the
+	// run directory. Default false.
+	Save bool `toml:"save" json:"save"`
+}
+
+// Corruption is the [corruption] table.
+type Corruption struct {
+	// Names lists the corruptions; "cifar10-c" stands for the 15 benchmark
+	// corruptions, "extra" for the 4 extra ones, "mnist-c" for the MNIST-C
+	// ones CIFAR-10-C lacks and "all" for every one. Default ["cifar10-c", "extra"].
+	Names []string `toml:"corruptions" json:"corruptions"`
+	// Severities lists the severities, each 1–5. Default [1, 2, 3, 4, 5].
+	Severities []int `toml:"severities" json:"severities"`
 }
 
 // Model is the [model] table.
@@ -152,11 +205,31 @@ type Evaluate struct {
 	// Folds (≥ 2) is the number of cross-validation folds for supervised
 	// detectors. Default 5.
 	Folds int `json:"folds"`
+	// Protocol is "ood", "adversarial" or "corruption". Default "ood".
+	Protocol string `json:"protocol"`
+	// Repeats (≥ 1) is how many times supervised detectors are
+	// cross-validated, each time with new folds; tables average the metrics.
+	// Default 1, and 2 for the corruption protocol (the paper's).
+	Repeats int `json:"repeats"`
 }
+
+// Adapt is the image conversion of one dataset, applied in the order
+// center_crop, resize, channels.
+type Adapt struct {
+	CenterCrop [2]int `json:"center_crop"` // [h, w]; zero = no crop
+	Resize     [2]int `json:"resize"`      // [h, w]; zero = keep the size
+	Channels   int    `json:"channels"`    // 1 (grey, ITU-R 601 luma) or 3 (replicated); 0 = keep
+}
+
+// IsZero reports whether a does nothing.
+func (a Adapt) IsZero() bool { return a == Adapt{} }
 
 // DatasetSpec is one [datasets.KEY] table.
 type DatasetSpec struct {
 	Kind string `json:"kind"` // the dataset kind (key "kind"), required
+	// Adapt converts the set's images for the model (keys center_crop,
+	// resize, channels); zero = use the images as they are.
+	Adapt Adapt `json:"adapt"`
 	// Params decodes the table's other keys into the kind's parameter struct.
 	Params *TableDecoder `json:"params"`
 }
@@ -286,15 +359,18 @@ func Parse(data []byte, filename string) (*Config, error) {
 // int64 where the file may hold a negative value that a uint would silently
 // wrap (toml does not range-check uint64).
 type fileConfig struct {
-	Name     string                    `toml:"name"`
-	Out      string                    `toml:"out"`
-	Seed     int64                     `toml:"seed"`
-	Workers  int                       `toml:"workers"`
-	Model    Model                     `toml:"model"`
-	Train    trainTOML                 `toml:"train"`
-	Datasets map[string]toml.Primitive `toml:"datasets"`
-	Evaluate evaluateTOML              `toml:"evaluate"`
-	Detector []toml.Primitive          `toml:"detector"`
+	Name        string                    `toml:"name"`
+	Out         string                    `toml:"out"`
+	Seed        int64                     `toml:"seed"`
+	Workers     int                       `toml:"workers"`
+	Model       Model                     `toml:"model"`
+	Train       trainTOML                 `toml:"train"`
+	Datasets    map[string]toml.Primitive `toml:"datasets"`
+	Evaluate    evaluateTOML              `toml:"evaluate"`
+	Detector    []toml.Primitive          `toml:"detector"`
+	Attack      []toml.Primitive          `toml:"attack"`
+	Adversarial Adversarial               `toml:"adversarial"`
+	Corruption  Corruption                `toml:"corruption"`
 }
 
 type trainTOML struct {
@@ -315,15 +391,19 @@ type evaluateTOML struct {
 	Anomalies  []string `toml:"anomalies"`
 	Samples    int      `toml:"samples"`
 	Folds      int      `toml:"folds"`
+	Protocol   string   `toml:"protocol"`
+	Repeats    int      `toml:"repeats"`
 }
 
 // schemaTables maps each table of the schema to its Go type, for the
 // "known keys" hints of unknown-key errors.
 var schemaTables = map[string]reflect.Type{
-	"":         reflect.TypeFor[fileConfig](),
-	"model":    reflect.TypeFor[Model](),
-	"train":    reflect.TypeFor[trainTOML](),
-	"evaluate": reflect.TypeFor[evaluateTOML](),
+	"":            reflect.TypeFor[fileConfig](),
+	"model":       reflect.TypeFor[Model](),
+	"train":       reflect.TypeFor[trainTOML](),
+	"evaluate":    reflect.TypeFor[evaluateTOML](),
+	"adversarial": reflect.TypeFor[Adversarial](),
+	"corruption":  reflect.TypeFor[Corruption](),
 }
 
 // parser carries what error messages need while a file is decoded.
@@ -410,8 +490,18 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 	if c.Evaluate.Fit == c.Evaluate.InDist {
 		return p.errf("evaluate.fit", atValue, "%q is the in-distribution test set; fit on other samples (e.g. a train split)", c.Evaluate.Fit)
 	}
-	if len(e.Anomalies) == 0 {
+	c.Evaluate.Protocol = e.Protocol
+	if def("evaluate", "protocol") {
+		c.Evaluate.Protocol = ProtocolOOD
+	}
+	if !slices.Contains(Protocols(), c.Evaluate.Protocol) {
+		return p.errf("evaluate.protocol", atValue, "unknown protocol %q (want one of %s)", c.Evaluate.Protocol, strings.Join(Protocols(), ", "))
+	}
+	switch {
+	case c.Evaluate.Protocol == ProtocolOOD && len(e.Anomalies) == 0:
 		return p.usage(p.errf("evaluate.anomalies", keyOnly, "must list at least one anomaly set"), usageRef)
+	case c.Evaluate.Protocol != ProtocolOOD && !def("evaluate", "anomalies"):
+		return p.errf("evaluate.anomalies", keyOnly, "the %s protocol makes its own anomalies from evaluate.in_dist; remove evaluate.anomalies", c.Evaluate.Protocol)
 	}
 	seen := map[Ref]int{}
 	for i, s := range e.Anomalies {
@@ -443,6 +533,7 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 		{"samples", &c.Evaluate.Samples, e.Samples, DefaultSamples, 1, ""},
 		{"fit_samples", &c.Evaluate.FitSamples, e.FitSamples, DefaultFitSamples, 1, ""},
 		{"folds", &c.Evaluate.Folds, e.Folds, DefaultFolds, 2, usageFolds},
+		{"repeats", &c.Evaluate.Repeats, e.Repeats, defaultRepeats(c.Evaluate.Protocol), 1, ""},
 	} {
 		*n.dst = n.val
 		if def("evaluate", n.key) {
@@ -502,7 +593,105 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 		return p.usage(p.errf("", keyOnly, "no [train] table and model.checkpoint is empty: set one of them"), usageTrain)
 	}
 
+	if err := p.buildProtocol(c, f, md, raw); err != nil {
+		return err
+	}
 	return p.buildDetectors(c, raw)
+}
+
+func defaultRepeats(protocol string) int {
+	if protocol == ProtocolCorruption {
+		return 2
+	}
+	return 1
+}
+
+// buildProtocol checks the tables of the adversarial and corruption
+// protocols: each is allowed only with its protocol.
+func (p *parser) buildProtocol(c *Config, f *fileConfig, md *toml.MetaData, raw map[string]any) error {
+	def := func(key ...string) bool { return !md.IsDefined(key...) }
+	proto := c.Evaluate.Protocol
+	for _, t := range []struct{ key, protocol string }{{"adversarial", ProtocolAdversarial}, {"attack", ProtocolAdversarial}, {"corruption", ProtocolCorruption}} {
+		if md.IsDefined(t.key) && proto != t.protocol {
+			return p.errf(t.key, keyOnly, "[%s] belongs to the %s protocol, but evaluate.protocol is %q", t.key, t.protocol, proto)
+		}
+	}
+	switch proto {
+	case ProtocolAdversarial:
+		a := f.Adversarial
+		if def("adversarial", "batch_size") {
+			a.BatchSize = 128
+		}
+		if a.BatchSize < 1 {
+			return p.errf("adversarial.batch_size", atValue, "must be ≥ 1, got %d", a.BatchSize)
+		}
+		c.Adversarial = &a
+		var elems []map[string]any
+		switch v := raw["attack"].(type) {
+		case []map[string]any:
+			elems = v
+		case []any:
+			for i, e := range v {
+				m, ok := e.(map[string]any)
+				if !ok {
+					return p.usage(p.errf(fmt.Sprintf("attack[%d]", i), atValue, "expected a table, got %s", tomlTypeName(e)), usageAttack)
+				}
+				elems = append(elems, m)
+			}
+		}
+		if len(elems) == 0 {
+			return p.usage(p.errf("attack", keyOnly, "the adversarial protocol needs at least one [[attack]] table"), usageAttack)
+		}
+		names := map[string]int{}
+		for i, m := range elems {
+			path := fmt.Sprintf("attack[%d]", i)
+			typ, err := p.stringKey(path, "type", m)
+			if err != nil {
+				return p.usage(err, usageAttack)
+			}
+			var name string
+			if _, set := m["name"]; set {
+				if name, err = p.stringKey(path, "name", m); err != nil {
+					return err
+				}
+				if !safeName.MatchString(name) {
+					return p.errf(path+".name", atValue, "attack name %q is not safe as a file name (%s)", name, safeNameRule)
+				}
+				if j, dup := names[name]; dup {
+					return p.errf(path+".name", atValue, `duplicate attack name %q (also attack[%d]); give one a distinct name = "..."`, name, j)
+				}
+				names[name] = i
+			}
+			c.Attacks = append(c.Attacks, AttackSpec{Type: typ, Name: name, Index: i,
+				Params: p.table(fmt.Sprintf("Attack type %q", typ), path, "attack", "", i, m, "type", "name")})
+		}
+	case ProtocolCorruption:
+		k := f.Corruption
+		if def("corruption", "corruptions") {
+			k.Names = []string{"cifar10-c", "extra"}
+		}
+		if len(k.Names) == 0 {
+			return p.errf("corruption.corruptions", atValue, `must list at least one corruption (or "all")`)
+		}
+		if def("corruption", "severities") {
+			k.Severities = []int{1, 2, 3, 4, 5}
+		}
+		if len(k.Severities) == 0 {
+			return p.errf("corruption.severities", atValue, "must list at least one severity")
+		}
+		seen := map[int]bool{}
+		for i, s := range k.Severities {
+			if s < 1 || s > 5 {
+				return p.errf(fmt.Sprintf("corruption.severities[%d]", i), atValue, "severity must be 1–5, got %d", s)
+			}
+			if seen[s] {
+				return p.errf(fmt.Sprintf("corruption.severities[%d]", i), atValue, "severity %d is listed twice", s)
+			}
+			seen[s] = true
+		}
+		c.Corruption = &k
+	}
+	return nil
 }
 
 func (p *parser) buildDatasets(c *Config, raw map[string]any) error {
@@ -521,7 +710,12 @@ func (p *parser) buildDatasets(c *Config, raw map[string]any) error {
 		if err != nil {
 			return p.usage(err, usageDataset)
 		}
-		c.Datasets[k] = DatasetSpec{Kind: kind, Params: p.table(fmt.Sprintf("Dataset kind %q", kind), path, "datasets", k, -1, m, "kind")}
+		adapt, err := p.adapt(path, m)
+		if err != nil {
+			return err
+		}
+		c.Datasets[k] = DatasetSpec{Kind: kind, Adapt: adapt,
+			Params: p.table(fmt.Sprintf("Dataset kind %q", kind), path, "datasets", k, -1, m, "kind", "center_crop", "resize", "channels")}
 		c.DatasetOrder = append(c.DatasetOrder, k)
 	}
 	return nil
@@ -573,6 +767,39 @@ func (p *parser) buildDetectors(c *Config, raw map[string]any) error {
 	return nil
 }
 
+// adapt reads the image-conversion keys of dataset table path.
+func (p *parser) adapt(path string, m map[string]any) (Adapt, error) {
+	var a Adapt
+	for _, k := range []struct {
+		key string
+		dst *[2]int
+	}{{"center_crop", &a.CenterCrop}, {"resize", &a.Resize}} {
+		v, ok := m[k.key]
+		if !ok {
+			continue
+		}
+		arr, ok := v.([]any)
+		if !ok || len(arr) != 2 {
+			return a, p.errf(path+"."+k.key, atValue, "expected [height, width], got %s", tomlTypeName(v))
+		}
+		for i, e := range arr {
+			n, ok := e.(int64)
+			if !ok || n < 1 || n > 4096 {
+				return a, p.errf(path+"."+k.key, atValue, "expected [height, width] with integers 1–4096, got %v", v)
+			}
+			k.dst[i] = int(n)
+		}
+	}
+	if v, ok := m["channels"]; ok {
+		n, ok := v.(int64)
+		if !ok || (n != 1 && n != 3) {
+			return a, p.errf(path+".channels", atValue, "expected 1 (grey) or 3 (RGB), got %v", v)
+		}
+		a.Channels = int(n)
+	}
+	return a, nil
+}
+
 // stringKey returns the required string key of table path.
 func (p *parser) stringKey(path, key string, m map[string]any) (string, error) {
 	v, ok := m[key]
@@ -620,7 +847,7 @@ func (p *parser) checkUndecoded(md toml.MetaData) error {
 	undecoded := map[string]bool{}
 	var keys []toml.Key
 	for _, k := range md.Undecoded() {
-		if (k[0] == "datasets" && len(k) >= 3) || (k[0] == "detector" && len(k) >= 2) {
+		if (k[0] == "datasets" && len(k) >= 3) || ((k[0] == "detector" || k[0] == "attack") && len(k) >= 2) {
 			continue
 		}
 		undecoded[k.String()] = true

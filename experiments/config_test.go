@@ -259,6 +259,82 @@ schedule = "linear"
 in_dist = "mnist:test"
 anomalies = ["noise"]
 `, `x.toml:6: train.schedule: unknown schedule "linear" (want one of cosine, constant)`},
+		{"unknown protocol", `[datasets.mnist]
+kind = "mnist"
+[train]
+[evaluate]
+in_dist = "mnist:test"
+protocol = "adv"
+`, `x.toml:6: evaluate.protocol: unknown protocol "adv" (want one of ood, adversarial, corruption)`},
+		{"adversarial protocol without attacks", `[datasets.mnist]
+kind = "mnist"
+[train]
+[evaluate]
+in_dist = "mnist:test"
+protocol = "adversarial"
+[[detector]]
+type = "msp"
+`, `x.toml: attack: the adversarial protocol needs at least one [[attack]] table`},
+		{"attack table outside its protocol", `[datasets.mnist]
+kind = "mnist"
+[datasets.noise]
+kind = "uniform-noise"
+[train]
+[evaluate]
+in_dist = "mnist:test"
+anomalies = ["noise"]
+[[attack]]
+type = "fgsm"
+`, `x.toml:9: attack: [attack] belongs to the adversarial protocol, but evaluate.protocol is "ood"`},
+		{"anomalies with a generating protocol", `[datasets.mnist]
+kind = "mnist"
+[datasets.noise]
+kind = "uniform-noise"
+[train]
+[evaluate]
+in_dist = "mnist:test"
+protocol = "corruption"
+anomalies = ["noise"]
+`, `x.toml:9: evaluate.anomalies: the corruption protocol makes its own anomalies from evaluate.in_dist; remove evaluate.anomalies`},
+		{"severity out of range", `[datasets.mnist]
+kind = "mnist"
+[train]
+[evaluate]
+in_dist = "mnist:test"
+protocol = "corruption"
+[corruption]
+severities = [1, 6]
+`, `x.toml:8: corruption.severities[1]: severity must be 1–5, got 6`},
+		{"unknown corruption key", `[datasets.mnist]
+kind = "mnist"
+[train]
+[evaluate]
+in_dist = "mnist:test"
+protocol = "corruption"
+[corruption]
+severity = [1]
+`, `x.toml:8: unknown key "corruption.severity"`},
+		{"duplicate attack name", `[datasets.mnist]
+kind = "mnist"
+[train]
+[evaluate]
+in_dist = "mnist:test"
+protocol = "adversarial"
+[[attack]]
+type = "fgsm"
+name = "a"
+[[attack]]
+type = "pgd"
+name = "a"
+`, `x.toml:12: attack[1].name: duplicate attack name "a" (also attack[0]); give one a distinct name = "..."`},
+		{"bad resize", `[datasets.mnist]
+kind = "mnist"
+resize = [32]
+`, `x.toml:3: datasets.mnist.resize: expected [height, width], got array`},
+		{"bad channels", `[datasets.mnist]
+kind = "mnist"
+channels = 2
+`, `x.toml:3: datasets.mnist.channels: expected 1 (grey) or 3 (RGB), got 2`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -435,7 +511,7 @@ func TestDefaults(t *testing.T) {
 	if *c.Train != want {
 		t.Errorf("train = %+v, want %+v", *c.Train, want)
 	}
-	wantEval := "{InDist:mnist:test Fit:mnist:train FitSamples:2000 Anomalies:[noise] Samples:2000 Folds:5}"
+	wantEval := "{InDist:mnist:test Fit:mnist:train FitSamples:2000 Anomalies:[noise] Samples:2000 Folds:5 Protocol:ood Repeats:1}"
 	if got := fmt.Sprintf("%+v", c.Evaluate); got != wantEval {
 		t.Errorf("evaluate = %s, want %s", got, wantEval)
 	}

@@ -451,3 +451,15 @@ type's own keys (purview list detectors shows the types):
     type = "energy"
     temperature = 1.0
 `
+
+const usageAttack = `
+Each attack is an [[attack]] table (two brackets) with a type or preset and
+its own keys (purview list attacks shows them):
+
+    [evaluate]
+    protocol = "adversarial"
+
+    [[attack]]
+    type = "fgsm"
+    eps = 0.3
+`
