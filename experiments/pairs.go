@@ -48,12 +48,66 @@ type scoreOptions struct {
 	log     io.Writer
 }
 
-// scorePairs runs every detector on every pair. Unsupervised detectors are fit
-// once on opts.fit and score each distinct evalSet once; supervised detectors
-// are cross-validated per pair, opts.repeats times, with fold seeds
+// scorer runs the detectors on pairs. Unsupervised detectors are fit once,
+// on opts.fit, and score each distinct evalSet once however many pairs share
+// it and however many calls score them; supervised detectors are
+// cross-validated per pair, opts.repeats times, with fold seeds
 // Seed("folds:"+pair) for the first repeat and Seed("folds:"+pair+"#r") for
 // repeat r ≥ 1.
-func scorePairs(ctx context.Context, cfg *Config, st *setup, pairs []pair, opts scoreOptions) (map[string][]scored, error) {
+type scorer struct {
+	cfg    *Config
+	st     *setup
+	opts   scoreOptions
+	fitted bool
+	cache  []map[*evalSet][]float64 // per detector
+	took   []time.Duration          // per detector, summed over calls
+}
+
+func newScorer(cfg *Config, st *setup, opts scoreOptions) *scorer {
+	sc := &scorer{cfg: cfg, st: st, opts: opts, cache: make([]map[*evalSet][]float64, len(st.dets)), took: make([]time.Duration, len(st.dets))}
+	for i := range sc.cache {
+		sc.cache[i] = map[*evalSet][]float64{}
+	}
+	return sc
+}
+
+// fit fits every unsupervised detector that needs it, once.
+func (sc *scorer) fit(ctx context.Context) error {
+	if sc.fitted {
+		return nil
+	}
+	for di, d := range sc.st.dets {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.Kind() == detectors.Supervised || !d.NeedsFit() {
+			continue
+		}
+		name := sc.st.names[di]
+		start := time.Now()
+		if err := d.Fit(detectors.FitData{InDist: sc.opts.fit, Seed: sc.cfg.Seed("fit:" + name)}); err != nil {
+			return fmt.Errorf("detector %s: fit on %s: %w", name, sc.opts.fitName, err)
+		}
+		sc.took[di] += time.Since(start)
+	}
+	sc.fitted = true
+	return nil
+}
+
+// forget drops the cached scores of e (a set no later pair uses).
+func (sc *scorer) forget(e *evalSet) {
+	for _, c := range sc.cache {
+		delete(c, e)
+	}
+}
+
+// score runs every detector on every pair and returns, per detector name,
+// one scored per pair.
+func (sc *scorer) score(ctx context.Context, pairs []pair) (map[string][]scored, error) {
+	if err := sc.fit(ctx); err != nil {
+		return nil, err
+	}
+	cfg, st, opts := sc.cfg, sc.st, sc.opts
 	results := map[string][]scored{}
 	for di, d := range st.dets {
 		if err := ctx.Err(); err != nil { // Ctrl-C between detectors
@@ -97,12 +151,7 @@ func scorePairs(ctx context.Context, cfg *Config, st *setup, pairs []pair, opts 
 				}
 			}
 		} else {
-			if d.NeedsFit() {
-				if err := d.Fit(detectors.FitData{InDist: opts.fit, Seed: cfg.Seed("fit:" + name)}); err != nil {
-					return nil, fmt.Errorf("detector %s: fit on %s: %w", name, opts.fitName, err)
-				}
-			}
-			cache := map[*evalSet][]float64{}
+			cache := sc.cache[di]
 			score := func(e *evalSet) ([]float64, error) {
 				if s, ok := cache[e]; ok {
 					return s, nil
@@ -130,9 +179,16 @@ func scorePairs(ctx context.Context, cfg *Config, st *setup, pairs []pair, opts 
 			}
 		}
 		results[name] = res
-		fmt.Fprintf(opts.log, "detector %s: scored (%.1f s)\n", name, time.Since(start).Seconds())
+		sc.took[di] += time.Since(start)
 	}
 	return results, nil
+}
+
+// report logs each detector's total time.
+func (sc *scorer) report() {
+	for di, name := range sc.st.names {
+		fmt.Fprintf(sc.opts.log, "detector %s: scored (%.1f s)\n", name, sc.took[di].Seconds())
+	}
 }
 
 // meanResult averages every metric of rs (the repeats of one cross-validated

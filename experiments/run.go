@@ -258,10 +258,12 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	for _, s := range anomSets {
 		pairs = append(pairs, pair{name: s.Name, normal: inEval, anom: &evalSet{set: s, probe: detectors.NewSetProbe(net, s)}})
 	}
-	results, err := scorePairs(ctx, cfg, st, pairs, scoreOptions{folds: cfg.Evaluate.Folds, repeats: 1, fit: fitProbe, fitName: fitSet.Name, log: log})
+	sc := newScorer(cfg, st, scoreOptions{folds: cfg.Evaluate.Folds, repeats: cfg.Evaluate.Repeats, fit: fitProbe, fitName: fitSet.Name, log: log})
+	results, err := sc.score(ctx, pairs)
 	if err != nil {
 		return err
 	}
+	sc.report()
 	man.AddPhase("score", time.Since(phase))
 
 	// Metrics.
