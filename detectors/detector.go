@@ -30,6 +30,24 @@ type Probe interface {
 	// GradNorms returns the n×P purview features r_l(x) for confound c, with
 	// column names naming the parameter tensors.
 	GradNorms(c models.Confound) (Matrix, error)
+	// LayerFeatures returns the n×t.Dim(r) activations of the model's hidden
+	// layer (tap) named tap, summarised by r; an error if the model is not a
+	// models.Inspector or has no such tap.
+	LayerFeatures(tap string, r models.Reduce) (Matrix, error)
+	// DropoutLogits returns the n×C logits of one forward pass with dropout
+	// active, its masks drawn from seed (models.Stochastic); an error if the
+	// model has no such pass. A sample gets the same masks in every Subset.
+	DropoutLogits(seed uint64) (Matrix, error)
+	// Inputs returns the n images (NCHW float32, sample-major). The caller
+	// must not modify x: it may be the probe's own slice.
+	Inputs() (x []float32, n int, err error)
+	// Labels returns the class of each sample (−1 where the set has none), or
+	// nil when the probe has no labels at all.
+	Labels() []int
+	// Model returns the network the probe runs, for detectors that compute
+	// on perturbed inputs (ODIN, Mahalanobis input preprocessing). Such a
+	// detector type-asserts models.Inspector or models.Stochastic.
+	Model() models.Network
 	// Subset returns a probe over the samples at idx (in that order), sharing the cache.
 	Subset(idx []int) Probe
 }

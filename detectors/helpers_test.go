@@ -30,20 +30,68 @@ func (d tomlDecoder) Decode(v any) error {
 	return nil
 }
 
-// fakeProbe serves literal matrices. Logits, features and grad norms are
-// optional; asking for a missing one is an error. Every GradNorms call
-// records its confound in *seen (when seen is non-nil).
+// fakeProbe serves literal matrices. Logits, features, grad norms, layer
+// features and labels are optional; asking for a missing matrix is an error.
+// Every GradNorms call records its confound in *seen (when seen is non-nil).
+// It has no inputs; Model returns model (nil unless set).
 type fakeProbe struct {
 	z, h, r Matrix
+	layers  map[layerKey]Matrix
+	labels  []int
+	model   models.Network
 	mu      *sync.Mutex
 	seen    *[]models.Confound
 }
+
+// withLayer returns a copy of p with rows as the features of tap under r.
+func (p fakeProbe) withLayer(tap string, r models.Reduce, rows [][]float64) fakeProbe {
+	q := p
+	q.layers = map[layerKey]Matrix{}
+	for k, v := range p.layers {
+		q.layers[k] = v
+	}
+	q.layers[layerKey{tap, r}] = matrix(rows)
+	return q
+}
+
+// withLabels returns a copy of p with class labels.
+func (p fakeProbe) withLabels(labels ...int) fakeProbe {
+	q := p
+	q.labels = labels
+	return q
+}
+
+func (p fakeProbe) LayerFeatures(tap string, r models.Reduce) (Matrix, error) {
+	m, ok := p.layers[layerKey{tap, r}]
+	if !ok {
+		return Matrix{}, fmt.Errorf("fake probe: no layer %q reduced by %d", tap, r)
+	}
+	return selectRows(m, nil), nil
+}
+
+func (p fakeProbe) DropoutLogits(uint64) (Matrix, error) {
+	return Matrix{}, fmt.Errorf("fake probe: no dropout logits")
+}
+
+func (p fakeProbe) Inputs() ([]float32, int, error) {
+	return nil, 0, fmt.Errorf("fake probe: no inputs")
+}
+
+func (p fakeProbe) Labels() []int { return append([]int(nil), p.labels...) }
+
+func (p fakeProbe) Model() models.Network { return p.model }
 
 func newFakeProbe(z, h, r [][]float64) fakeProbe {
 	return fakeProbe{z: matrix(z), h: matrix(h), r: matrix(r), mu: &sync.Mutex{}, seen: new([]models.Confound)}
 }
 
-func (p fakeProbe) Len() int { return max(p.z.Rows, p.h.Rows, p.r.Rows) }
+func (p fakeProbe) Len() int {
+	n := max(p.z.Rows, p.h.Rows, p.r.Rows, len(p.labels))
+	for _, m := range p.layers {
+		n = max(n, m.Rows)
+	}
+	return n
+}
 
 func (p fakeProbe) Logits() (Matrix, error) {
 	if p.z.Data == nil {
@@ -80,6 +128,18 @@ func (p fakeProbe) Subset(idx []int) Probe {
 		return selectRows(m, idx)
 	}
 	q.z, q.h, q.r = sel(p.z), sel(p.h), sel(p.r)
+	if p.layers != nil {
+		q.layers = map[layerKey]Matrix{}
+		for k, v := range p.layers {
+			q.layers[k] = sel(v)
+		}
+	}
+	if p.labels != nil {
+		q.labels = make([]int, len(idx))
+		for k, i := range idx {
+			q.labels[k] = p.labels[i]
+		}
+	}
 	return q
 }
 

@@ -20,8 +20,9 @@ func init() {
 	Register("purview",
 		"purview (Lee et al. 2023): per-tensor gradient norms r_l = ‖∂J/∂θ_l‖² of J = Σ_c BCE(act(z)_c, y_c) under a confounding label y, "+
 			"scored by a head. Params: label (\"ones\" default, \"zeros\", or k-hot class list such as [0, 3]), activation (sigmoid default, softmax), "+
-			"head (logreg default: supervised, k-fold cross-validated; gauss: Mahalanobis to in-distribution fit, param ridge; "+
-			"sum: −Σ r_l, param direction \"smaller\" default or \"larger\"), l2 (logreg, default 1e-2)",
+			"head (logreg default: supervised, k-fold cross-validated; mlp: supervised 2-layer perceptron, param hidden (default 64); "+
+			"gauss: Mahalanobis to in-distribution fit, param ridge; "+
+			"sum: −Σ r_l, param direction \"smaller\" default or \"larger\"), l2 (logreg default 1e-2, mlp default 1e-3)",
 		newPurview)
 }
 
@@ -30,6 +31,7 @@ const (
 	HeadSum    = "sum"    // score = ∓Σ_l r_l, training-free
 	HeadGauss  = "gauss"  // Mahalanobis distance of log r to in-distribution samples
 	HeadLogReg = "logreg" // logistic regression on standardized log r, supervised
+	HeadMLP    = "mlp"    // 2-layer perceptron on standardized log r, supervised
 )
 
 // Directions of the sum head.
@@ -92,22 +94,38 @@ const (
 // sklearn's LogisticRegression(C = 1/(λN)) with the lbfgs or newton-cg solver
 // on StandardScaler output. score = wᵀx + b, the log-odds of "anomalous".
 //
+// Head "mlp" is Supervised like logreg: the paper trains "a 2-layer fully
+// connected detector" on the per-layer norms (design.md §1; the width is not
+// given in the sources at hand, so it is a parameter, default 64 hidden
+// units). On the same standardized x,
+//
+//	score = w2ᵀ tanh(W1 x + b1) + b2,
+//
+// the log-odds of "anomalous", with θ minimising
+// (1/N) Σ_i [log(1 + exp(s_i)) − y_i·s_i] + (λ/2)·(‖W1‖² + ‖w2‖²) by L-BFGS
+// from a Glorot-uniform start drawn from FitData.Seed (see fitMLP). tanh
+// rather than ReLU keeps the objective smooth, so L-BFGS's line searches and
+// stopping rule are well defined; the same data and seed give the same
+// weights bit for bit.
+//
 // Fit must not run concurrently with Score; concurrent Scores are safe.
 //
 // TOML parameters:
 //
 //	label      = "ones" (default) | "zeros" | [i, j, ...]  (k-hot class indices, k ≠ 1)
 //	activation = "sigmoid" (default) | "softmax"
-//	head       = "logreg" (default) | "sum" | "gauss"
+//	head       = "logreg" (default) | "mlp" | "sum" | "gauss"
 //	direction  = "smaller" (default) | "larger"   (head sum only)
 //	ridge      = 1e-6                             (head gauss only)
-//	l2         = 1e-2                             (head logreg only)
+//	l2         = 1e-2 (logreg) | 1e-3 (mlp)       (heads logreg and mlp only)
+//	hidden     = 64                               (head mlp only)
 type Purview struct {
 	cfg  PurviewConfig
 	name string
 
 	gauss  *gaussHead
 	logreg *logregHead
+	mlp    *mlpHead
 }
 
 // PurviewConfig configures a Purview detector built from Go code rather
@@ -115,10 +133,11 @@ type Purview struct {
 type PurviewConfig struct {
 	Label     []float32         // confounding label, length C, entries 0 or 1, not one-hot
 	Act       models.Activation // activation inside the confounding loss
-	Head      string            // HeadSum, HeadGauss or HeadLogReg
+	Head      string            // HeadSum, HeadGauss, HeadLogReg or HeadMLP
 	Direction string            // head sum: DirSmaller or DirLarger ("" = DirSmaller)
 	Ridge     float64           // head gauss: λ > 0 (0 = DefaultRidge)
-	L2        float64           // head logreg: λ > 0 (0 = DefaultL2)
+	L2        float64           // heads logreg, mlp: λ > 0 (0 = DefaultL2, DefaultMLPL2)
+	Hidden    int               // head mlp: hidden units ≥ 1 (0 = DefaultMLPHidden)
 }
 
 // NewPurview builds a purview detector from cfg.
@@ -143,9 +162,9 @@ func NewPurview(cfg PurviewConfig) (*Purview, error) {
 		return nil, fmt.Errorf("detectors: purview: unknown activation %v", cfg.Act)
 	}
 	switch cfg.Head {
-	case HeadSum, HeadGauss, HeadLogReg:
+	case HeadSum, HeadGauss, HeadLogReg, HeadMLP:
 	default:
-		return nil, fmt.Errorf("detectors: purview: unknown head %q (want %q, %q or %q)", cfg.Head, HeadSum, HeadGauss, HeadLogReg)
+		return nil, fmt.Errorf("detectors: purview: unknown head %q (want %q, %q, %q or %q)", cfg.Head, HeadSum, HeadGauss, HeadLogReg, HeadMLP)
 	}
 	if cfg.Direction == "" {
 		cfg.Direction = DirSmaller
@@ -158,6 +177,15 @@ func NewPurview(cfg PurviewConfig) (*Purview, error) {
 	}
 	if cfg.L2 == 0 {
 		cfg.L2 = DefaultL2
+		if cfg.Head == HeadMLP {
+			cfg.L2 = DefaultMLPL2
+		}
+	}
+	if cfg.Hidden == 0 {
+		cfg.Hidden = DefaultMLPHidden
+	}
+	if cfg.Hidden < 0 {
+		return nil, fmt.Errorf("detectors: purview: hidden must be ≥ 1, got %d", cfg.Hidden)
 	}
 	if !(cfg.Ridge > 0) || math.IsInf(cfg.Ridge, 0) {
 		return nil, fmt.Errorf("detectors: purview: ridge must be a finite positive number, got %v", cfg.Ridge)
@@ -180,6 +208,7 @@ type purviewParams struct {
 	Direction  *string  `toml:"direction"`
 	Ridge      *float64 `toml:"ridge"`
 	L2         *float64 `toml:"l2"`
+	Hidden     *int     `toml:"hidden"`
 }
 
 func newPurview(env Env, params Decoder) (Detector, error) {
@@ -197,14 +226,18 @@ func newPurview(env Env, params Decoder) (Detector, error) {
 	}
 	cfg := PurviewConfig{Label: label, Act: act, Head: pp.Head}
 	for _, k := range []struct {
-		key, head string
-		given     bool
+		key, head, head2 string
+		given            bool
 	}{
-		{"direction", HeadSum, pp.Direction != nil},
-		{"ridge", HeadGauss, pp.Ridge != nil},
-		{"l2", HeadLogReg, pp.L2 != nil},
+		{"direction", HeadSum, "", pp.Direction != nil},
+		{"ridge", HeadGauss, "", pp.Ridge != nil},
+		{"l2", HeadLogReg, HeadMLP, pp.L2 != nil},
+		{"hidden", HeadMLP, "", pp.Hidden != nil},
 	} {
-		if k.given && pp.Head != k.head {
+		if k.given && pp.Head != k.head && (k.head2 == "" || pp.Head != k.head2) {
+			if k.head2 != "" {
+				return nil, fmt.Errorf("detectors: purview: key %q applies to heads %q and %q only, not %q", k.key, k.head, k.head2, pp.Head)
+			}
 			return nil, fmt.Errorf("detectors: purview: key %q applies to head %q only, not %q", k.key, k.head, pp.Head)
 		}
 	}
@@ -226,8 +259,14 @@ func newPurview(env Env, params Decoder) (Detector, error) {
 		}
 		cfg.L2 = *pp.L2
 	}
-	if pp.Head != HeadSum && pp.Head != HeadGauss && pp.Head != HeadLogReg {
-		return nil, fmt.Errorf("detectors: purview: key \"head\": unknown head %q (want %q, %q or %q)", pp.Head, HeadSum, HeadGauss, HeadLogReg)
+	if pp.Hidden != nil {
+		if *pp.Hidden < 1 {
+			return nil, fmt.Errorf("detectors: purview: key \"hidden\": want an integer ≥ 1, got %d", *pp.Hidden)
+		}
+		cfg.Hidden = *pp.Hidden
+	}
+	if pp.Head != HeadSum && pp.Head != HeadGauss && pp.Head != HeadLogReg && pp.Head != HeadMLP {
+		return nil, fmt.Errorf("detectors: purview: key \"head\": unknown head %q (want %q, %q, %q or %q)", pp.Head, HeadSum, HeadGauss, HeadLogReg, HeadMLP)
 	}
 	return NewPurview(cfg)
 }
@@ -336,8 +375,9 @@ func labelName(label []float32) string {
 }
 
 // purviewName is "purview-<head>", followed by the settings that differ from
-// the defaults in brackets: activation, label, direction; e.g.
-// "purview-logreg[softmax,zeros]" or "purview-sum[larger]".
+// the defaults in brackets: activation, label, direction, hidden width; e.g.
+// "purview-logreg[softmax,zeros]", "purview-sum[larger]" or
+// "purview-mlp[hidden=32]".
 func purviewName(cfg PurviewConfig) string {
 	var extra []string
 	if cfg.Act != models.Sigmoid {
@@ -348,6 +388,9 @@ func purviewName(cfg PurviewConfig) string {
 	}
 	if cfg.Head == HeadSum && cfg.Direction != DirSmaller {
 		extra = append(extra, cfg.Direction)
+	}
+	if cfg.Head == HeadMLP && cfg.Hidden != DefaultMLPHidden {
+		extra = append(extra, "hidden="+strconv.Itoa(cfg.Hidden))
 	}
 	name := "purview-" + cfg.Head
 	if len(extra) > 0 {
@@ -372,9 +415,9 @@ func (d *Purview) Confound() models.Confound {
 	return models.Confound{Label: slices.Clone(d.cfg.Label), Act: d.cfg.Act}
 }
 
-// Kind is Supervised for the logreg head, Unsupervised otherwise.
+// Kind is Supervised for the logreg and mlp heads, Unsupervised otherwise.
 func (d *Purview) Kind() Kind {
-	if d.cfg.Head == HeadLogReg {
+	if d.cfg.Head == HeadLogReg || d.cfg.Head == HeadMLP {
 		return Supervised
 	}
 	return Unsupervised
@@ -383,8 +426,9 @@ func (d *Purview) Kind() Kind {
 // NeedsFit is false for the sum head only.
 func (d *Purview) NeedsFit() bool { return d.cfg.Head != HeadSum }
 
-// Fit fits the head: gauss on fd.InDist, logreg on fd.Normal and
-// fd.Anomalous; the sum head needs nothing.
+// Fit fits the head: gauss on fd.InDist, logreg and mlp on fd.Normal and
+// fd.Anomalous (mlp's initial weights from fd.Seed); the sum head needs
+// nothing.
 func (d *Purview) Fit(fd FitData) error {
 	switch d.cfg.Head {
 	case HeadGauss:
@@ -400,7 +444,7 @@ func (d *Purview) Fit(fd FitData) error {
 			return fmt.Errorf("detectors: %s: %w", d.name, err)
 		}
 		d.gauss = g
-	case HeadLogReg:
+	case HeadLogReg, HeadMLP:
 		if fd.Normal == nil || fd.Anomalous == nil {
 			return fmt.Errorf("detectors: %s: needs labelled normal and anomalous samples to fit on", d.name)
 		}
@@ -411,6 +455,14 @@ func (d *Purview) Fit(fd FitData) error {
 		r1, err := d.features(fd.Anomalous, "anomalous")
 		if err != nil {
 			return err
+		}
+		if d.cfg.Head == HeadMLP {
+			m, err := fitMLP(logFeatures(r0), logFeatures(r1), d.cfg.Hidden, d.cfg.L2, fd.Seed)
+			if err != nil {
+				return fmt.Errorf("detectors: %s: %w", d.name, err)
+			}
+			d.mlp = m
+			return nil
 		}
 		lr, err := fitLogReg(logFeatures(r0), logFeatures(r1), d.cfg.L2)
 		if err != nil {
@@ -450,6 +502,14 @@ func (d *Purview) Score(p Probe) ([]float64, error) {
 			return nil, fmt.Errorf("detectors: %s: %d gradient-norm columns, fitted on %d", d.name, r.Cols, len(d.gauss.mean))
 		}
 		return d.gauss.score(logFeatures(r)), nil
+	case HeadMLP:
+		if d.mlp == nil {
+			return nil, fmt.Errorf("detectors: %s: Score called before Fit", d.name)
+		}
+		if r.Cols != d.mlp.p {
+			return nil, fmt.Errorf("detectors: %s: %d gradient-norm columns, fitted on %d", d.name, r.Cols, d.mlp.p)
+		}
+		return d.mlp.score(logFeatures(r)), nil
 	default:
 		if d.logreg == nil {
 			return nil, fmt.Errorf("detectors: %s: Score called before Fit", d.name)
@@ -602,20 +662,8 @@ func fitLogReg(u0, u1 Matrix, lambda float64) (*logregHead, error) {
 	for i := u0.Rows; i < n; i++ {
 		y[i] = 1
 	}
-	h := &logregHead{mean: make([]float64, p), scale: make([]float64, p)}
-	col := make([]float64, n)
-	for j := 0; j < p; j++ {
-		for i := range col {
-			col[i] = raw[i*p+j]
-		}
-		m, v := stat.PopMeanVariance(col, nil)
-		h.mean[j] = m
-		// Treat a deviation at rounding level as zero: scaling it up would
-		// turn a constant column into noise.
-		if sd := math.Sqrt(v); sd > 1e-12*(1+math.Abs(m)) {
-			h.scale[j] = 1 / sd
-		}
-	}
+	h := &logregHead{}
+	h.mean, h.scale = standardScaler(raw, n, p)
 	// X is n×(p+1): standardized features and a column of ones for the bias.
 	dim := p + 1
 	x := mat.NewDense(n, dim, nil)
@@ -698,6 +746,27 @@ func fitLogReg(u0, u1 Matrix, lambda float64) (*logregHead, error) {
 	h.w = slices.Clone(res.X[:p])
 	h.b = res.X[p]
 	return h, nil
+}
+
+// standardScaler returns the mean and inverse population deviation of every
+// column of the n×p row-major raw; scale is 0 for a column whose deviation is
+// zero to rounding, so the column is ignored.
+func standardScaler(raw []float64, n, p int) (mean, scale []float64) {
+	mean, scale = make([]float64, p), make([]float64, p)
+	col := make([]float64, n)
+	for j := 0; j < p; j++ {
+		for i := range col {
+			col[i] = raw[i*p+j]
+		}
+		m, v := stat.PopMeanVariance(col, nil)
+		mean[j] = m
+		// Treat a deviation at rounding level as zero: scaling it up would
+		// turn a constant column into noise.
+		if sd := math.Sqrt(v); sd > 1e-12*(1+math.Abs(m)) {
+			scale[j] = 1 / sd
+		}
+	}
+	return mean, scale
 }
 
 // score returns the log-odds wᵀx + b of every row.

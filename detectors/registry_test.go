@@ -29,8 +29,8 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("New(%q) with an unknown key: error = %v", typ, err)
 		}
 	}
-	_, err := New("odin", Env{Classes: 10}, nil)
-	if err == nil || !strings.Contains(err.Error(), `"odin"`) {
+	_, err := New("no-such-detector", Env{Classes: 10}, nil)
+	if err == nil || !strings.Contains(err.Error(), `"no-such-detector"`) {
 		t.Fatalf("unknown type: error = %v", err)
 	}
 	for _, typ := range builtin {
