@@ -32,6 +32,15 @@ const foldStream = 0x9e3779b97f4a7c15
 // fold, or a non-finite score, returned as a *metrics.NonFiniteError whose
 // Index is the sample's index in normal or anomalous.
 func CrossValidate(build func() (Detector, error), normal, anomalous Probe, folds int, seed uint64) (normalScores, anomScores []float64, foldAUROC []float64, err error) {
+	return CrossValidateFit(build, normal, anomalous, nil, folds, seed)
+}
+
+// CrossValidateFit is CrossValidate with FitData.InDist = inDist in every fold
+// (when inDist is not nil): the in-distribution training samples from which
+// detectors such as mahalanobis-lr and kd+bu estimate their class statistics,
+// as the reference implementations do, while their classifier trains on the
+// labelled folds.
+func CrossValidateFit(build func() (Detector, error), normal, anomalous, inDist Probe, folds int, seed uint64) (normalScores, anomScores []float64, foldAUROC []float64, err error) {
 	if folds < 2 {
 		return nil, nil, nil, fmt.Errorf("detectors: cross-validation needs at least 2 folds, got %d", folds)
 	}
@@ -56,8 +65,12 @@ func CrossValidate(build func() (Detector, error), normal, anomalous Probe, fold
 		}
 		if det.NeedsFit() {
 			trN := normal.Subset(trainN)
+			in := inDist
+			if in == nil {
+				in = trN
+			}
 			fd := FitData{
-				InDist:    trN,
+				InDist:    in,
 				Normal:    trN,
 				Anomalous: anomalous.Subset(trainA),
 				Seed:      rand.New(rand.NewPCG(seed, foldStream+1+uint64(k))).Uint64(),

@@ -38,6 +38,7 @@ type recorder struct {
 	needsFit       bool
 	seed           uint64
 	truncate       bool // return one score too few
+	inDist         []float64
 }
 
 type recorderLog struct{ dets []*recorder }
@@ -64,9 +65,7 @@ func (r *recorder) NeedsFit() bool { return r.needsFit }
 func (r *recorder) Fit(d FitData) error {
 	r.fits++
 	r.trainN, r.trainA, r.seed = ids(d.Normal), ids(d.Anomalous), d.Seed
-	if !slices.Equal(ids(d.InDist), r.trainN) {
-		panic("InDist differs from the normal training samples")
-	}
+	r.inDist = ids(d.InDist)
 	return nil
 }
 func (r *recorder) Score(p Probe) ([]float64, error) {
@@ -257,6 +256,30 @@ func TestCrossValidateNonFiniteNamesTheSample(t *testing.T) {
 		var nf *metrics.NonFiniteError
 		if !errors.As(err, &nf) || nf.Set != c.set || nf.Index != c.bad || !math.IsNaN(nf.Value) {
 			t.Errorf("NaN at %s %d: err = %v, want a NonFiniteError naming that sample", c.set, c.bad, err)
+		}
+	}
+}
+
+// TestCrossValidateInDist: CrossValidate gives each fold's normal training
+// samples as FitData.InDist; CrossValidateFit gives the probe it is passed.
+func TestCrossValidateInDist(t *testing.T) {
+	var log recorderLog
+	if _, _, _, err := CrossValidate(log.build(true), idProbe(idRange(0, 20)), idProbe(idRange(1000, 20)), 4, 3); err != nil {
+		t.Fatal(err)
+	}
+	for k, r := range log.dets {
+		if !slices.Equal(r.inDist, r.trainN) {
+			t.Errorf("fold %d: InDist %v, want the normal training samples %v", k, r.inDist, r.trainN)
+		}
+	}
+	var log2 recorderLog
+	train := idRange(5000, 7)
+	if _, _, _, err := CrossValidateFit(log2.build(true), idProbe(idRange(0, 20)), idProbe(idRange(1000, 20)), idProbe(train), 4, 3); err != nil {
+		t.Fatal(err)
+	}
+	for k, r := range log2.dets {
+		if !slices.Equal(r.inDist, train) {
+			t.Errorf("fold %d: InDist %v, want the fit probe %v", k, r.inDist, train)
 		}
 	}
 }
