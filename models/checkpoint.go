@@ -13,14 +13,26 @@ import (
 	"github.com/purview-lab/purview/internal/atomicfile"
 )
 
+// StateDicter is a Network whose checkpoints hold more than its trainable
+// tensors (BatchNorm running statistics).
+type StateDicter interface {
+	StateDict() []Param
+}
+
 // SaveCheckpoint writes the network's weights to path as safetensors, atomically,
 // with PyTorch state_dict names and layouts (conv1.weight [6,1,5,5],
-// fc1.weight [120,400], …) in float32, so `safetensors.torch.load_file` followed
-// by `model.load_state_dict` reads it. The header metadata records the
+// fc1.weight [120,400], bn1.running_mean [16], …) in float32, so
+// `safetensors.torch.load_file` followed by `model.load_state_dict` reads it
+// (PyTorch fills in the missing num_batches_tracked). It writes StateDict()
+// when net has one, else Params(). The header metadata records the
 // architecture and the class count. The file bytes depend only on the weights.
 func SaveCheckpoint(path string, net Network) error {
 	views := map[string]safetensors.TensorView{}
-	for _, p := range net.Params() {
+	ps := net.Params()
+	if sd, ok := net.(StateDicter); ok {
+		ps = sd.StateDict()
+	}
+	for _, p := range ps {
 		buf := make([]byte, 4*len(p.Data))
 		for i, v := range p.Data {
 			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))

@@ -4,20 +4,35 @@ import (
 	"fmt"
 
 	"golang.org/x/sync/errgroup"
-	"gonum.org/v1/gonum/floats"
 	"gorgonia.org/tensor"
 )
 
-// Batch sizes of the compiled graphs. Inputs are cut into batches of exactly
-// this size (the last one zero-padded), so a sample's result never depends on
-// how many samples were passed or how many workers ran.
+// Batch sizes of LeNet's engines. Inputs are cut into batches of exactly the
+// architecture's size (the last one zero-padded), so a sample's result never
+// depends on how many samples were passed or how many workers ran. ResNet-20
+// uses resNetBatch for both.
 const (
 	ForwardBatch = 128
-	GradBatch    = 64
+	GradBatch    = 32
+	resNetBatch  = 32
 )
 
+func (s *Sequential) forwardBatch() int {
+	if s.arch == ArchResNet20 {
+		return resNetBatch
+	}
+	return ForwardBatch
+}
+
+func (s *Sequential) gradBatch() int {
+	if s.arch == ArchResNet20 {
+		return resNetBatch
+	}
+	return GradBatch
+}
+
 // eachBatch runs fn on batches [lo,hi) of n samples, batch size bs, with up to
-// s.workers goroutines, each holding its own engine.
+// s.workers goroutines, each holding its own gorgonia engine.
 func (s *Sequential) eachBatch(n, bs int, key engineKey, fn func(e *engine, lo, hi int) error) error {
 	batches := (n + bs - 1) / bs
 	var grp errgroup.Group // one goroutine per worker, each with its own engine
@@ -69,15 +84,12 @@ func (s *Sequential) Forward(x []float32, n int) (logits, feats []float32, err e
 	}
 	c, d, dim := s.classes, s.FeatureDim(), s.c*s.h*s.w
 	logits, feats = make([]float32, n*c), make([]float32, n*d)
-	bs := ForwardBatch
-	key := engineKey{batch: bs, dtype: tensor.Float32, mode: modeForward}
-	err = s.eachBatch(n, bs, key, func(e *engine, lo, hi int) error {
-		e.load(x[lo*dim:hi*dim], hi-lo)
-		if err := e.run(); err != nil {
-			return err
-		}
-		copy(logits[lo*c:hi*c], e.logits.Data().([]float32)[:(hi-lo)*c])
-		copy(feats[lo*d:hi*d], e.feats.Data().([]float32)[:(hi-lo)*d])
+	p := &s.prog
+	err = s.eachNative(n, s.forwardBatch(), func(e *nengine, lo, hi int) error {
+		e.load(x[lo*dim : hi*dim])
+		e.forward(len(p.ops), passMode{})
+		copy(logits[lo*c:hi*c], e.vals[p.logits])
+		copy(feats[lo*d:hi*d], e.vals[p.feat])
 		return nil
 	})
 	return logits, feats, err
@@ -96,12 +108,15 @@ func (s *Sequential) checkConfound(c Confound) error {
 }
 
 // GradNorms computes the purview features r_l(x_i) = ‖∂J(x_i)/∂θ_l‖²₂ exactly
-// for every sample, from one batched backward pass per batch:
+// for every sample, in eval mode, from one batched backward pass per batch:
 //
 //	linear layer, a_i its input, δ_i = ∂J/∂(W a_i + b):  r_W = ‖a_i‖²·‖δ_i‖²,  r_b = ‖δ_i‖²
 //	convolution, U_i = cols(a_i) (K×P), δ_i (Cout×P):  r_W = ‖δ_i U_iᵀ‖²_F,  r_b = Σ_c (Σ_p δ_icp)²
+//	BatchNorm, x̂ = (x − μ_run)/√(σ²_run + ε), δ_i = ∂J/∂y:  r_γ = Σ_c (Σ_hw δ_i x̂_i)²,  r_β = Σ_c (Σ_hw δ_i)²
 //
-// The loss is summed (not averaged) over the batch, so δ_i is sample i's own gradient.
+// ‖δ_i U_iᵀ‖²_F is computed directly or as Σ_{p,q} (δ_p·δ_q)(u_p·u_q),
+// whichever costs fewer multiply-adds for the layer. The loss is summed (not
+// averaged) over the batch, so δ_i is sample i's own gradient.
 func (s *Sequential) GradNorms(x []float32, n int, c Confound, dst []float64) error {
 	if err := s.checkInput(x, n); err != nil {
 		return err
@@ -109,101 +124,37 @@ func (s *Sequential) GradNorms(x []float32, n int, c Confound, dst []float64) er
 	if err := s.checkConfound(c); err != nil {
 		return err
 	}
-	p := len(s.params)
-	if len(dst) != n*p {
-		panic(fmt.Sprintf("models: GradNorms dst has %d values, want %d", len(dst), n*p))
+	np := len(s.params)
+	if len(dst) != n*np {
+		panic(fmt.Sprintf("models: GradNorms dst has %d values, want %d", len(dst), n*np))
 	}
 	dim := s.c * s.h * s.w
-	bs := GradBatch
-	key := engineKey{batch: bs, dtype: tensor.Float32, mode: modeDeltas, kind: confoundLoss(c.Act)}
-	return s.eachBatch(n, bs, key, func(e *engine, lo, hi int) error {
-		e.load(x[lo*dim:hi*dim], hi-lo)
-		e.setTarget(c.Label)
-		if err := e.run(); err != nil {
-			return err
-		}
-		s.normsFromDeltas(e, hi-lo, dst[lo*p:hi*p])
+	kind := confoundLoss(c.Act)
+	label := func(int) []float32 { return c.Label }
+	nops := len(s.prog.ops)
+	return s.eachNative(n, s.gradBatch(), func(e *nengine, lo, hi int) error {
+		e.load(x[lo*dim : hi*dim])
+		e.forward(nops, passMode{})
+		e.ensureGrads(false)
+		e.clearGrads()
+		e.seedLoss(kind, hi-lo, label, 1)
+		out := dst[lo*np : hi*np]
+		clear(out)
+		e.backward(nops, backOpts{norms: out, m: hi - lo})
 		return nil
 	})
 }
 
-// normsFromDeltas turns an engine's per-layer inputs and output gradients into
-// the per-sample squared norms of the first m samples.
-func (s *Sequential) normsFromDeltas(e *engine, m int, dst []float64) {
-	p := len(s.params)
-	var cols []float64
-	for li, l := range s.layers {
-		a, d := valueF64(e.acts[li]), valueF64(e.deltas[li])
-		if l.conv {
-			K, P := l.in*l.k*l.k, l.outH*l.outW
-			inSz := l.in * l.inH * l.inW
-			if len(cols) < K*P {
-				cols = make([]float64, K*P)
-			}
-			for i := 0; i < m; i++ {
-				im2col(a[i*inSz:(i+1)*inSz], l.in, l.inH, l.inW, l.k, l.pad, l.outH, l.outW, cols[:K*P])
-				di := d[i*l.out*P : (i+1)*l.out*P]
-				var rw, rb float64
-				for o := 0; o < l.out; o++ {
-					drow := di[o*P : (o+1)*P]
-					sb := floats.Sum(drow)
-					rb += sb * sb
-					for k := 0; k < K; k++ {
-						g := floats.Dot(drow, cols[k*P:(k+1)*P])
-						rw += g * g
-					}
-				}
-				dst[i*p+2*li], dst[i*p+2*li+1] = rw, rb
-			}
-			continue
-		}
-		for i := 0; i < m; i++ {
-			var na, nd float64
-			for _, v := range a[i*l.in : (i+1)*l.in] {
-				na += v * v
-			}
-			for _, v := range d[i*l.out : (i+1)*l.out] {
-				nd += v * v
-			}
-			dst[i*p+2*li], dst[i*p+2*li+1] = na*nd, nd
-		}
-	}
-}
-
-// im2col writes the K×P patch matrix of one image (C×H×W, stride 1, zero
-// padding pad): row (c,ky,kx), column (oy,ox) holds img[c, oy+ky−pad, ox+kx−pad].
-func im2col(img []float64, c, h, w, k, pad, oh, ow int, cols []float64) {
-	P := oh * ow
-	for ch := 0; ch < c; ch++ {
-		for ky := 0; ky < k; ky++ {
-			for kx := 0; kx < k; kx++ {
-				row := cols[((ch*k+ky)*k+kx)*P:][:P]
-				for oy := 0; oy < oh; oy++ {
-					iy := oy + ky - pad
-					for ox := 0; ox < ow; ox++ {
-						ix := ox + kx - pad
-						v := 0.0
-						if iy >= 0 && iy < h && ix >= 0 && ix < w {
-							v = img[(ch*h+iy)*w+ix]
-						}
-						row[oy*ow+ox] = v
-					}
-				}
-			}
-		}
-	}
-}
-
 // paramGrads returns the full gradient of loss kind with targets t (n×C rows)
-// for each sample separately, running one batch-1 graph per sample: the slow
-// reference that the batched GradNorms is tested against. Gradients are in
-// state_dict layout.
+// for each sample separately, running one batch-1 gorgonia graph per sample:
+// the slow reference that the batched GradNorms is tested against. Gradients
+// are in state_dict layout.
 func (s *Sequential) paramGrads(x []float32, n int, t []float32, kind lossKind, dt tensor.Dtype) ([][][]float64, error) {
 	if err := s.checkInput(x, n); err != nil {
 		return nil, err
 	}
 	dim := s.c * s.h * s.w
-	e, err := s.build(1, dt, modeGrads, kind)
+	e, err := s.build(engineKey{batch: 1, dtype: dt, mode: modeGrads, kind: kind})
 	if err != nil {
 		return nil, err
 	}
@@ -216,19 +167,7 @@ func (s *Sequential) paramGrads(x []float32, n int, t []float32, kind lossKind, 
 		}
 		out[i] = make([][]float64, len(e.grads))
 		for j, gv := range e.grads {
-			li := j / 2
-			gd := append([]float64(nil), valueF64(gv)...)
-			if j%2 == 0 && !s.layers[li].conv { // transpose [in,out] back to [out,in]
-				l := s.layers[li]
-				tr := make([]float64, len(gd))
-				for o := 0; o < l.out; o++ {
-					for k := 0; k < l.in; k++ {
-						tr[o*l.in+k] = gd[k*l.out+o]
-					}
-				}
-				gd = tr
-			}
-			out[i][j] = gd
+			out[i][j] = s.stateGrad(j, valueF64(gv))
 		}
 	}
 	return out, nil
@@ -236,8 +175,9 @@ func (s *Sequential) paramGrads(x []float32, n int, t []float32, kind lossKind, 
 
 // SampleGrads returns ∂J(x_i)/∂θ_l for every sample i and parameter tensor l
 // (state_dict layout, float64), with J the confounding loss of c, computed by a
-// batch-1 graph per sample. It is the slow, obviously-correct reference for
-// GradNorms and for closed forms such as GradNorm's; use GradNorms for work.
+// batch-1 gorgonia graph per sample. It is the slow, obviously-correct
+// reference for GradNorms and for closed forms such as GradNorm's; use
+// GradNorms for work.
 func (s *Sequential) SampleGrads(x []float32, n int, c Confound) ([][][]float64, error) {
 	if err := s.checkConfound(c); err != nil {
 		return nil, err

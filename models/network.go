@@ -1,8 +1,16 @@
-// Package models holds the classifiers the harness probes: their layers on the
-// gorgonia engine, training, checkpoints in PyTorch's state_dict layout, and the
-// quantities detectors need (logits, penultimate features, per-sample
-// parameter-gradient norms). Detectors use the Network interface and never
-// touch gorgonia directly.
+// Package models holds the classifiers the harness probes (LeNet-5, LeNet-5
+// with dropout, ResNet-20): training, checkpoints in PyTorch's state_dict
+// layout, and the quantities detectors need (logits, penultimate and hidden
+// features, per-sample parameter-gradient norms, input gradients).
+//
+// Two engines run the same architecture description. The native engine
+// (hand-written forward and backward passes on reused float32 buffers, matrix
+// products from internal/kernels) does all the work. gorgonia graphs built
+// from the same description are the autodiff reference: the batch-1
+// per-sample gradients (SampleGrads) and, in tests, the logits, purview
+// features, input gradients and training gradients the native engine must
+// reproduce. Detectors use the Network and Inspector interfaces and never
+// touch either engine.
 package models
 
 import "fmt"
@@ -89,8 +97,9 @@ const (
 
 // Tap is one hidden layer whose activations detectors may read: a name in the
 // architecture's vocabulary (LeNet: "conv1", "conv2", "fc1", "fc2"; ResNet: "bn1"
-// after its ReLU, "blocks.N" for each block's output) and the shape of its output
-// for one sample. The last tap is the penultimate layer.
+// after its ReLU, "blocks.N" for each block's output, "avgpool" for the pooled
+// features) and the shape of its output for one sample. The last tap is the
+// penultimate layer (FeatureDim values).
 type Tap struct {
 	Name    string
 	C, H, W int
@@ -126,15 +135,16 @@ type Inspector interface {
 	// and the losses ℓ_i. One forward and one backward pass per batch.
 	InputGrad(x []float32, n int, loss LossFunc, grad []float32) (logits []float32, losses []float64, err error)
 	// FeatureGrad is InputGrad for a loss of one tap's reduced features instead of
-	// the logits (Mahalanobis input preprocessing): loss receives the n-th sample's
-	// Dim(r) features of tap and writes its gradient.
+	// the logits (Mahalanobis input preprocessing): loss(i, f, g) receives sample
+	// i's Dim(r) features f of tap and writes ∂ℓ_i/∂f into g. It returns the losses.
 	FeatureGrad(x []float32, n int, tap string, r Reduce, loss LossFunc, grad []float32) (losses []float64, err error)
 }
 
 // Stochastic is implemented by networks with dropout (e.g. "lenet5-dropout"): a
 // forward pass with dropout active, its masks drawn from seed, so Monte-Carlo
 // dropout (Bayesian uncertainty, Feinman et al. 2017) is reproducible. Row i
-// depends only on x_i, seed and i.
+// depends only on x_i, seed and i. BatchNorm stays in eval mode. A network
+// whose architecture has no dropout layers returns an error.
 type Stochastic interface {
 	DropoutForward(x []float32, n int, seed uint64) (logits []float32, err error)
 }

@@ -28,7 +28,7 @@ func TestSampleGradsFiniteDifferences(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := net.build(1, tensor.Float64, modeGrads, confoundLoss(c.Act))
+		e, err := net.build(engineKey{batch: 1, dtype: tensor.Float64, mode: modeGrads, kind: confoundLoss(c.Act)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,13 +51,12 @@ func TestSampleGradsFiniteDifferences(t *testing.T) {
 				}
 				// v is in gorgonia layout; map the reference gradient to it.
 				g := grads[i][pi]
-				l := net.layers[pi/2]
 				var dot float64
 				for j := range v {
 					k := j
-					if pi%2 == 0 && !l.conv { // gorgonia [in,out] index j = in*out... → state_dict [out,in]
-						in, o := j/l.out, j%l.out
-						k = o*l.in + in
+					if len(p.Shape) == 2 { // linear weight: graph [in,out], state_dict [out,in]
+						in, o := j/p.Shape[0], j%p.Shape[0]
+						k = o*p.Shape[1] + in
 					}
 					dot += g[k] * v[j]
 				}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/purview-lab/purview/datasets"
 	"github.com/purview-lab/purview/internal/progress"
-	"gorgonia.org/tensor"
 )
 
 // TrainConfig is the recipe of Train: Adam on the mean softmax cross-entropy.
@@ -58,7 +57,9 @@ type EpochStats struct {
 
 // Train fits the network with Adam (PyTorch semantics: bias-corrected moments,
 // θ ← θ − lr_t·m̂/(√v̂ + ε), lr_t from cfg.Schedule) on train, shuffling with cfg.Seed every epoch and
-// dropping the last incomplete batch. After each epoch it measures the accuracy
+// dropping the last incomplete batch, in train mode: dropout active (masks
+// drawn from cfg.Seed) and BatchNorm on batch statistics, its running mean and
+// unbiased variance updated with momentum 0.1 as PyTorch does. After each epoch it measures the accuracy
 // on test (if not nil) and reports on log: a bar on a terminal, one line per
 // epoch otherwise. Same data, config and seed give bit-identical weights.
 func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg TrainConfig, log io.Writer) ([]EpochStats, error) {
@@ -71,6 +72,9 @@ func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg T
 	if !slices.Contains(Schedules(), cfg.Schedule) {
 		return nil, fmt.Errorf("models: unknown learning-rate schedule %q (known: %v)", cfg.Schedule, Schedules())
 	}
+	if train == nil {
+		return nil, fmt.Errorf("models: no training set")
+	}
 	if err := s.checkSet(train); err != nil {
 		return nil, err
 	}
@@ -79,31 +83,21 @@ func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg T
 			return nil, err
 		}
 	}
-	b1, b2, eps := orDefault(cfg.Beta1, 0.9), orDefault(cfg.Beta2, 0.999), orDefault(cfg.Eps, 1e-8)
 	bs := cfg.BatchSize
 	steps := train.Len() / bs
 	if steps == 0 {
 		return nil, fmt.Errorf("models: training set %q has %d samples, fewer than one batch of %d", train.Name, train.Len(), bs)
 	}
-	e, err := s.build(bs, tensor.Float32, modeGrads, lossCE)
-	if err != nil {
-		return nil, err
-	}
-	m1 := make([][]float32, len(e.wData))
-	m2 := make([][]float32, len(e.wData))
-	for i, w := range e.wData {
-		m1[i] = make([]float32, len(w.([]float32)))
-		m2[i] = make([]float32, len(w.([]float32)))
-	}
+	tr := s.newTrainer(bs, cfg)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	perm := make([]int, train.Len())
 	for i := range perm {
 		perm[i] = i
 	}
-	dim, c := train.Dim(), s.classes
-	xb, tb := e.xBuf.([]float32), e.tBuf.([]float32)
+	dim := train.Dim()
+	xb := tr.e.vals[0]
+	defer s.pool.reset() // the gorgonia graphs hold copies of the old weights
 	var stats []EpochStats
-	t := 0
 	for ep := 1; ep <= cfg.Epochs; ep++ {
 		start := time.Now()
 		rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
@@ -114,42 +108,16 @@ func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg T
 			if err := ctx.Err(); err != nil {
 				return stats, err
 			}
-			clear(tb)
 			for k := 0; k < bs; k++ {
 				i := perm[st*bs+k]
 				copy(xb[k*dim:(k+1)*dim], train.Image(i))
-				tb[k*c+train.Labels[i]] = 1
+				tr.labels[k] = train.Labels[i]
 			}
-			if err := e.run(); err != nil {
-				return stats, err
-			}
-			lossSum += valueF64(e.loss)[0]
-			lg := e.logits.Data().([]float32)
-			for k := 0; k < bs; k++ {
-				if argmax(lg[k*c:(k+1)*c]) == train.Labels[perm[st*bs+k]] {
-					correct++
-				}
-			}
-			lr := cfg.learningRate(t, steps*cfg.Epochs)
-			t++
-			c1 := 1 - math.Pow(b1, float64(t))
-			c2 := 1 - math.Pow(b2, float64(t))
-			for pi, wd := range e.wData {
-				w := wd.([]float32)
-				g := e.grads[pi].Data().([]float32)
-				a, v := m1[pi], m2[pi]
-				for j := range w {
-					gj := float64(g[j])
-					a[j] = float32(b1*float64(a[j]) + (1-b1)*gj)
-					v[j] = float32(b2*float64(v[j]) + (1-b2)*gj*gj)
-					mh := float64(a[j]) / c1
-					vh := float64(v[j]) / c2
-					w[j] -= float32(lr * mh / (math.Sqrt(vh) + eps))
-				}
-			}
+			l, ok := tr.step(cfg.learningRate(tr.t, steps*cfg.Epochs))
+			lossSum += l
+			correct += ok
 			task.Add(1)
 		}
-		s.copyFromEngine(e)
 		es := EpochStats{Epoch: ep, Loss: lossSum / float64(steps), TrainAcc: float64(correct) / float64(steps*bs)}
 		if test != nil {
 			acc, err := s.Accuracy(test)
@@ -170,14 +138,85 @@ func (s *Sequential) Train(ctx context.Context, train, test *datasets.Set, cfg T
 	return stats, nil
 }
 
-// copyFromEngine stores a training engine's weights as the network's
-// parameters and drops the pooled engines built from the old ones.
-func (s *Sequential) copyFromEngine(e *engine) {
-	for li, l := range s.layers {
-		fromGorgonia(l, false, e.wData[2*li].([]float32), s.params[2*li].Data)
-		fromGorgonia(l, true, e.wData[2*li+1].([]float32), s.params[2*li+1].Data)
+// trainer is the state of an Adam run on one native engine.
+type trainer struct {
+	s           *Sequential
+	e           *nengine
+	m1, m2      [][]float32 // Adam's moments per parameter
+	b1, b2, eps float64
+	t           int        // steps taken
+	drop        *rand.Rand // dropout masks, drawn row by row
+	labels      []int      // label of each batch row
+	onehot      []float32
+}
+
+func (s *Sequential) newTrainer(bs int, cfg TrainConfig) *trainer {
+	tr := &trainer{s: s, e: s.newEngine(bs, s.workers),
+		b1: orDefault(cfg.Beta1, 0.9), b2: orDefault(cfg.Beta2, 0.999), eps: orDefault(cfg.Eps, 1e-8),
+		drop: rand.New(rand.NewPCG(cfg.Seed, 0xd209)), labels: make([]int, bs), onehot: make([]float32, bs*s.classes)}
+	tr.e.ensureGrads(true)
+	for _, p := range s.params {
+		tr.m1 = append(tr.m1, make([]float32, len(p.Data)))
+		tr.m2 = append(tr.m2, make([]float32, len(p.Data)))
 	}
-	s.pool.reset()
+	return tr
+}
+
+// step trains on the batch in the engine's input (labels in tr.labels) with
+// step size lr: forward in train mode (batch statistics, dropout), the mean
+// cross-entropy, backward, one Adam update. It returns the batch's mean loss
+// and how many rows the pre-update logits classified correctly.
+func (tr *trainer) step(lr float64) (loss float64, correct int) {
+	loss, correct = tr.gradients()
+	tr.update(lr)
+	return loss, correct
+}
+
+// gradients runs the forward and backward pass of step, leaving ∂J/∂θ in e.pgrad.
+func (tr *trainer) gradients() (loss float64, correct int) {
+	e, s := tr.e, tr.s
+	bs, c := e.batch, s.classes
+	clear(tr.onehot)
+	for k, l := range tr.labels {
+		tr.onehot[k*c+l] = 1
+		e.fillMasks(k, tr.drop)
+	}
+	pm := passMode{bnTrain: true, dropout: true}
+	nops := len(s.prog.ops)
+	e.forward(nops, pm)
+	lg := e.vals[s.prog.logits]
+	for k, l := range tr.labels {
+		if argmax(lg[k*c:(k+1)*c]) == l {
+			correct++
+		}
+	}
+	e.clearGrads()
+	for _, g := range e.pgrad {
+		clear(g)
+	}
+	loss = e.seedLoss(lossCE, bs, func(i int) []float32 { return tr.onehot[i*c : (i+1)*c] }, 1/float64(bs)) / float64(bs)
+	e.backward(nops, backOpts{params: true, m: bs, pm: pm})
+	return loss, correct
+}
+
+// update takes one Adam step of size lr with the gradients in e.pgrad.
+func (tr *trainer) update(lr float64) {
+	e, s := tr.e, tr.s
+	tr.t++
+	c1 := 1 - math.Pow(tr.b1, float64(tr.t))
+	c2 := 1 - math.Pow(tr.b2, float64(tr.t))
+	b1, b2 := tr.b1, tr.b2
+	for pi, p := range s.params {
+		w, g, a, v := p.Data, e.pgrad[pi], tr.m1[pi], tr.m2[pi]
+		for j := range w {
+			gj := float64(g[j])
+			a[j] = float32(b1*float64(a[j]) + (1-b1)*gj)
+			v[j] = float32(b2*float64(v[j]) + (1-b2)*gj*gj)
+			mh := float64(a[j]) / c1
+			vh := float64(v[j]) / c2
+			w[j] -= float32(lr * mh / (math.Sqrt(vh) + tr.eps))
+		}
+	}
 }
 
 // Accuracy returns the fraction of set's samples whose arg-max logit is their label.
