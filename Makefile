@@ -5,7 +5,7 @@
 GO      ?= go
 PURVIEW := bin/purview
 
-.PHONY: demo test deps build vet fuzz bench clean
+.PHONY: demo test deps build vet fuzz bench bench-ratio experiments clean
 
 # Debian packages the demo and the tests read data from.
 deps:
@@ -28,14 +28,27 @@ vet:
 test: deps vet
 	$(GO) test -count=1 -timeout 20m ./...
 
-# Short fuzzing of every reader (not part of `make test`).
+# Fuzzing of every reader, FUZZTIME each (not part of `make test`).
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReadIDX -fuzztime 60s ./datasets/
+	for f in FuzzReadIDX FuzzReadCIFAR FuzzReadMat FuzzReadNPY FuzzReadImage; do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./datasets/ || exit 1; \
+	done
 
 clean:
 	rm -rf bin
 
-# Throughput of the model workloads (img/s), to set beside
-# `python3 ../shared/bench/torch_ref.py --models lenet` run in the same session.
-bench:
-	$(GO) test -run '^$$' -bench 'TrainEpochSmall|Forward256|GradNorms' -benchtime 3s ./models/
+# Throughput of torch_ref.py's workloads (img/s and bytes allocated per batch).
+bench: build
+	./$(PURVIEW) bench --threads 2
+
+# The same beside PyTorch, run now, with the ratios and targets
+# (apt-get install -y python3-torch).
+bench-ratio:
+	/usr/bin/python3 scripts/bench.py --run
+
+# The other experiments of configs/ that run on this machine's data.
+experiments: deps build
+	./$(PURVIEW) run configs/mnist_adv.toml
+	./$(PURVIEW) run configs/fmnist_adv.toml
+	./$(PURVIEW) run configs/mnist_corruption.toml

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/purview-lab/purview/datasets"
 	"github.com/purview-lab/purview/models"
 
 	"github.com/BurntSushi/toml"
@@ -36,9 +37,6 @@ const (
 	DefaultFitSamples   = 2000
 	DefaultFolds        = 5
 )
-
-// knownArchs lists the values model.arch accepts.
-var knownArchs = []string{"lenet5"}
 
 // Config is a validated experiment configuration. Parse fills every key the
 // file omits with the default named in the field's comment, so a zero value
@@ -134,7 +132,7 @@ type Corruption struct {
 
 // Model is the [model] table.
 type Model struct {
-	// Arch names the architecture; one of knownArchs. Default "lenet5".
+	// Arch names the architecture; one of models.Archs(). Default "lenet5".
 	Arch string `toml:"arch" json:"arch"`
 	// Checkpoint is a safetensors file with PyTorch state_dict names. When
 	// empty the model is trained as [train] says and cached. Default "".
@@ -213,23 +211,13 @@ type Evaluate struct {
 	Repeats int `json:"repeats"`
 }
 
-// Adapt is the image conversion of one dataset, applied in the order
-// center_crop, resize, channels.
-type Adapt struct {
-	CenterCrop [2]int `json:"center_crop"` // [h, w]; zero = no crop
-	Resize     [2]int `json:"resize"`      // [h, w]; zero = keep the size
-	Channels   int    `json:"channels"`    // 1 (grey, ITU-R 601 luma) or 3 (replicated); 0 = keep
-}
-
-// IsZero reports whether a does nothing.
-func (a Adapt) IsZero() bool { return a == Adapt{} }
-
 // DatasetSpec is one [datasets.KEY] table.
 type DatasetSpec struct {
 	Kind string `json:"kind"` // the dataset kind (key "kind"), required
-	// Adapt converts the set's images for the model (keys center_crop,
-	// resize, channels); zero = use the images as they are.
-	Adapt Adapt `json:"adapt"`
+	// Adapt lists the steps (key "adapt") that bring the set's images to the
+	// model's input shape, e.g. ["channels", "resize"] (see datasets.AdaptSpec);
+	// empty = the images must already have the model's shape.
+	Adapt []string `json:"adapt,omitempty"`
 	// Params decodes the table's other keys into the kind's parameter struct.
 	Params *TableDecoder `json:"params"`
 }
@@ -453,8 +441,8 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 	if def("model", "arch") {
 		c.Model.Arch = DefaultArch
 	}
-	if !slices.Contains(knownArchs, c.Model.Arch) {
-		return p.errf("model.arch", atValue, "unknown architecture %q (known: %s)", c.Model.Arch, strings.Join(knownArchs, ", "))
+	if !slices.Contains(models.Archs(), c.Model.Arch) {
+		return p.errf("model.arch", atValue, "unknown architecture %q (known: %s)", c.Model.Arch, strings.Join(models.Archs(), ", "))
 	}
 	if def("model", "cache") {
 		c.Model.Cache = DefaultCache
@@ -715,7 +703,7 @@ func (p *parser) buildDatasets(c *Config, raw map[string]any) error {
 			return err
 		}
 		c.Datasets[k] = DatasetSpec{Kind: kind, Adapt: adapt,
-			Params: p.table(fmt.Sprintf("Dataset kind %q", kind), path, "datasets", k, -1, m, "kind", "center_crop", "resize", "channels")}
+			Params: p.table(fmt.Sprintf("Dataset kind %q", kind), path, "datasets", k, -1, m, "kind", "adapt")}
 		c.DatasetOrder = append(c.DatasetOrder, k)
 	}
 	return nil
@@ -767,37 +755,28 @@ func (p *parser) buildDetectors(c *Config, raw map[string]any) error {
 	return nil
 }
 
-// adapt reads the image-conversion keys of dataset table path.
-func (p *parser) adapt(path string, m map[string]any) (Adapt, error) {
-	var a Adapt
-	for _, k := range []struct {
-		key string
-		dst *[2]int
-	}{{"center_crop", &a.CenterCrop}, {"resize", &a.Resize}} {
-		v, ok := m[k.key]
+// adapt reads the adapt key of dataset table path: a list of steps.
+func (p *parser) adapt(path string, m map[string]any) ([]string, error) {
+	v, ok := m["adapt"]
+	if !ok {
+		return nil, nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, p.errf(path+".adapt", atValue, `expected an array of steps such as ["channels", "resize"], got %s`, tomlTypeName(v))
+	}
+	var steps []string
+	for _, e := range arr {
+		s, ok := e.(string)
 		if !ok {
-			continue
+			return nil, p.errf(path+".adapt", atValue, `expected an array of steps such as ["channels", "resize"], got an element of type %s`, tomlTypeName(e))
 		}
-		arr, ok := v.([]any)
-		if !ok || len(arr) != 2 {
-			return a, p.errf(path+"."+k.key, atValue, "expected [height, width], got %s", tomlTypeName(v))
-		}
-		for i, e := range arr {
-			n, ok := e.(int64)
-			if !ok || n < 1 || n > 4096 {
-				return a, p.errf(path+"."+k.key, atValue, "expected [height, width] with integers 1–4096, got %v", v)
-			}
-			k.dst[i] = int(n)
-		}
+		steps = append(steps, s)
 	}
-	if v, ok := m["channels"]; ok {
-		n, ok := v.(int64)
-		if !ok || (n != 1 && n != 3) {
-			return a, p.errf(path+".channels", atValue, "expected 1 (grey) or 3 (RGB), got %v", v)
-		}
-		a.Channels = int(n)
+	if err := (datasets.AdaptSpec{Steps: steps}).Validate(); err != nil {
+		return nil, p.errf(path+".adapt", atValue, "%s", strings.TrimPrefix(err.Error(), "datasets: adapt: "))
 	}
-	return a, nil
+	return steps, nil
 }
 
 // stringKey returns the required string key of table path.

@@ -3,6 +3,7 @@ package experiments
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -199,7 +200,7 @@ anomalies = ["mnist:test"]
 `, `x.toml:1: workers: must be ≥ 0 (0 = one per CPU), got -2`},
 		{"unknown arch", `[model]
 arch = "resnet"
-`, `x.toml:2: model.arch: unknown architecture "resnet" (known: lenet5)`},
+`, `x.toml:2: model.arch: unknown architecture "resnet" (known: lenet5, lenet5-dropout, resnet20)`},
 		{"dataset without kind", `[datasets.mnist]
 path = "data"
 `, `x.toml:1: datasets.mnist: missing kind`},
@@ -327,14 +328,14 @@ name = "a"
 type = "pgd"
 name = "a"
 `, `x.toml:12: attack[1].name: duplicate attack name "a" (also attack[0]); give one a distinct name = "..."`},
-		{"bad resize", `[datasets.mnist]
+		{"bad adapt step", `[datasets.mnist]
 kind = "mnist"
-resize = [32]
-`, `x.toml:3: datasets.mnist.resize: expected [height, width], got array`},
-		{"bad channels", `[datasets.mnist]
+adapt = ["channels", "rezise"]
+`, `x.toml:3: datasets.mnist.adapt: step 1 is "rezise" (want one of grey, rgb, channels, square, center-crop, resize)`},
+		{"adapt not an array", `[datasets.mnist]
 kind = "mnist"
-channels = 2
-`, `x.toml:3: datasets.mnist.channels: expected 1 (grey) or 3 (RGB), got 2`},
+adapt = "resize"
+`, `x.toml:3: datasets.mnist.adapt: expected an array of steps such as ["channels", "resize"], got string`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -880,4 +881,25 @@ func FuzzParse(f *testing.F) {
 			_ = d.Params.CheckUsed()
 		}
 	})
+}
+
+// TestShippedConfigs parses every configuration in configs/ and checks its
+// tables offline (the CIFAR and SVHN data are not on this machine; run and
+// validate check them against the files).
+func TestShippedConfigs(t *testing.T) {
+	files, err := filepath.Glob("../configs/*.toml")
+	if err != nil || len(files) < 6 {
+		t.Fatalf("configs: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := CheckOffline(cfg, 10); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

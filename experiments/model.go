@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,12 +17,13 @@ import (
 
 	"github.com/purview-lab/purview/datasets"
 	"github.com/purview-lab/purview/internal/atomicfile"
+	"github.com/purview-lab/purview/internal/cache"
 	"github.com/purview-lab/purview/models"
 )
 
 // trainingCodeVersion changes whenever training would give different weights
 // for the same config and data, so stale cache entries are never reused.
-const trainingCodeVersion = "models.Train v2 (gorgonia v0.9.18, Adam, lr schedule, drop-last, PCG shuffle)"
+const trainingCodeVersion = "models.Train v3 (native engine, Adam, lr schedule, drop-last, PCG shuffle, seeded dropout)"
 
 // modelPlan is what a run knows about its model before any expensive work:
 // enough to build and check the detectors before training starts.
@@ -32,7 +32,7 @@ type modelPlan struct {
 	ckpt    *models.Sequential // the network with model.checkpoint's weights (nil when training)
 	train   *datasets.Set      // training set (nil when loading a checkpoint)
 	seed    uint64             // initialisation and shuffling seed
-	cache   string             // cache entry path of the trained weights
+	key     cache.Key          // cache key of the trained weights
 }
 
 // planModel reads model.checkpoint, or loads the training set, and fixes the
@@ -67,19 +67,27 @@ func planModel(cfg *Config, load func(key string, ref Ref) (*datasets.Set, error
 		}
 		classes = max(classes, l+1)
 	}
-	key := Hash(cfg.ModelHash(), fingerprint(train), classes, trainingCodeVersion)
+	section, err := json.Marshal(struct {
+		Arch    string
+		Train   Train
+		Data    DatasetSpec
+		Classes int
+	}{cfg.Model.Arch, *tr, cfg.Datasets[tr.Dataset], classes})
+	if err != nil {
+		return nil, err
+	}
 	return &modelPlan{
 		classes: classes,
 		train:   train,
 		seed:    tr.Seed,
-		cache:   filepath.Join(cfg.Model.Cache, fmt.Sprintf("%s-%s.safetensors", cfg.Model.Arch, key[:16])),
+		key:     cache.NewKey(cache.KindModel, section, trainingCodeVersion, cache.Input{Name: "train-set", Checksum: fingerprint(train)}),
 	}, nil
 }
 
 // build returns the network of the plan: the checkpoint's weights, or the
 // training cache entry, or weights trained now with [train] and cached. It
 // also returns the training log when known, and where the weights came from.
-func (pl *modelPlan) build(ctx context.Context, cfg *Config, inAll *datasets.Set, workers int, logw io.Writer) (*models.Sequential, []models.EpochStats, string, error) {
+func (pl *modelPlan) build(ctx context.Context, cfg *Config, store *cache.Store, inAll *datasets.Set, workers int, logw io.Writer) (*models.Sequential, []models.EpochStats, string, error) {
 	if pl.ckpt != nil {
 		pl.ckpt.SetWorkers(workers)
 		fmt.Fprintf(logw, "model %s: weights from %s\n", pl.ckpt.Arch(), cfg.Model.Checkpoint)
@@ -90,20 +98,40 @@ func (pl *modelPlan) build(ctx context.Context, cfg *Config, inAll *datasets.Set
 		return nil, nil, "", err
 	}
 	net.SetWorkers(workers)
-	path := pl.cache
-	if _, err := os.Stat(path); err == nil {
-		if err := models.LoadCheckpoint(path, net); err == nil {
-			var stats []models.EpochStats
-			if b, err := os.ReadFile(path + ".json"); err == nil {
-				json.Unmarshal(b, &stats)
-			}
-			fmt.Fprintf(logw, "model %s: cached weights %s (delete the file to retrain)\n", net.Arch(), path)
-			return net, stats, path, nil
-		} else {
-			fmt.Fprintf(logw, "model %s: cache entry unusable, retraining: %v\n", net.Arch(), err)
+	if store == nil {
+		return nil, nil, "", errors.New("model: no cache to keep the trained weights in")
+	}
+	load := func(e *cache.Entry) ([]models.EpochStats, bool) {
+		if err := models.LoadCheckpoint(e.Path("model.safetensors"), net); err != nil {
+			fmt.Fprintf(logw, "model %s: cache entry %s unusable, retraining: %v\n", net.Arch(), e.Dir, err)
+			return nil, false
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, "", fmt.Errorf("model cache: %w", err)
+		var stats []models.EpochStats
+		if b, err := os.ReadFile(e.Path("train_log.json")); err == nil {
+			json.Unmarshal(b, &stats)
+		}
+		fmt.Fprintf(logw, "model %s: cached weights %s\n", net.Arch(), e.Dir)
+		return stats, true
+	}
+	if e, ok, err := store.Get(pl.key); err != nil {
+		return nil, nil, "", err
+	} else if ok {
+		if stats, ok := load(e); ok {
+			return net, stats, e.Dir, nil
+		}
+	}
+	// One process trains; others (shards sharing the cache) wait for it.
+	lock, err := store.Lock(ctx, pl.key)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	defer lock.Unlock()
+	if e, ok, err := store.Get(pl.key); err != nil {
+		return nil, nil, "", err
+	} else if ok {
+		if stats, ok := load(e); ok {
+			return net, stats, e.Dir, nil
+		}
 	}
 	tr := cfg.Train
 	var test *datasets.Set
@@ -115,21 +143,20 @@ func (pl *modelPlan) build(ctx context.Context, cfg *Config, inAll *datasets.Set
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := os.MkdirAll(cfg.Model.Cache, 0o755); err != nil {
-		return nil, nil, "", fmt.Errorf("model cache: %w", err)
-	}
-	// The log first: a checkpoint without its log is still usable, not vice versa.
 	b, err := json.MarshalIndent(stats, "", "  ")
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("training log: %w", err)
 	}
-	if err := atomicfile.WriteFile(path+".json", append(b, '\n')); err != nil {
+	e, err := store.PutDir(pl.key, fmt.Sprintf("%s trained on %s (%d images, %d epochs)", net.Arch(), pl.train.Name, pl.train.Len(), tr.Epochs), func(dir string) error {
+		if err := atomicfile.WriteFile(filepath.Join(dir, "train_log.json"), append(b, '\n')); err != nil {
+			return err
+		}
+		return models.SaveCheckpoint(filepath.Join(dir, "model.safetensors"), net)
+	})
+	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := models.SaveCheckpoint(path, net); err != nil {
-		return nil, nil, "", err
-	}
-	return net, stats, path, nil
+	return net, stats, e.Dir, nil
 }
 
 // classesOf reads the class count from checkpoint metadata, else from the

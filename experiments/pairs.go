@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/purview-lab/purview/datasets"
 	"github.com/purview-lab/purview/detectors"
+	"github.com/purview-lab/purview/internal/atomicfile"
 	"github.com/purview-lab/purview/metrics"
+	"github.com/purview-lab/purview/report"
 )
 
 // evalSet is a set the detectors score, with the probe that caches what the
@@ -122,14 +125,17 @@ func (sc *scorer) score(ctx context.Context, pairs []pair) (map[string][]scored,
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
+				if st.sharded && (p.normal.set.Len() < opts.folds || p.anom.set.Len() < opts.folds) {
+					continue // a shard's part of a set can be too small to cross-validate
+				}
 				var all []metrics.Result
 				for r := 0; r < max(opts.repeats, 1); r++ {
 					purpose := "folds:" + p.name
 					if r > 0 {
 						purpose += fmt.Sprintf("#%d", r)
 					}
-					ns, as, folds, err := detectors.CrossValidate(func() (detectors.Detector, error) { return st.build(spec) },
-						p.normal.probe, p.anom.probe, opts.folds, cfg.Seed(purpose))
+					ns, as, folds, err := detectors.CrossValidateFit(func() (detectors.Detector, error) { return st.build(spec) },
+						p.normal.probe, p.anom.probe, opts.fit, opts.folds, cfg.Seed(purpose))
 					if err != nil {
 						return nil, describeMetricError(err, name, p.normal.set, p.anom.set)
 					}
@@ -240,4 +246,19 @@ func distinctSets(pairs []pair) []*evalSet {
 		}
 	}
 	return out
+}
+
+// writeGrid writes g as pathNoExt.md and pathNoExt.csv, atomically.
+func writeGrid(pathNoExt string, g *report.Grid) error {
+	var md, csv strings.Builder
+	if err := g.Markdown(&md); err != nil {
+		return err
+	}
+	if err := g.CSV(&csv); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(pathNoExt+".md", []byte(md.String())); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(pathNoExt+".csv", []byte(csv.String()))
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -17,9 +18,11 @@ import (
 	"time"
 
 	"codeberg.org/sbinet/npyio"
+	"github.com/purview-lab/purview/attacks"
 	"github.com/purview-lab/purview/datasets"
 	"github.com/purview-lab/purview/detectors"
 	"github.com/purview-lab/purview/internal/atomicfile"
+	"github.com/purview-lab/purview/internal/cache"
 	"github.com/purview-lab/purview/metrics"
 	"github.com/purview-lab/purview/models"
 	"github.com/purview-lab/purview/report"
@@ -30,8 +33,14 @@ import (
 type RunOptions struct {
 	Out     string // output root; "" = the config's out
 	Workers int    // 0 = the config's workers
-	Stdout  io.Writer
-	Stderr  io.Writer // progress and log lines
+	Cache   string // cache directory; "" = the config's model.cache
+	// Shard, when Shard.N > 1, makes this process compute only part I of the
+	// per-sample work (a contiguous range of whole blocks of every set) into
+	// the cache, for Merge to assemble; it writes a receipt instead of a run
+	// directory.
+	Shard  Shard
+	Stdout io.Writer
+	Stderr io.Writer // progress and log lines
 }
 
 // setup is everything Run checks before expensive work starts.
@@ -44,6 +53,11 @@ type setup struct {
 	inAll     *datasets.Set     // the whole in-distribution split
 	in, fit   *datasets.Set     // the evaluated in-distribution samples, the fit samples
 	anoms     []*datasets.Set   // the evaluated samples of each anomaly set
+
+	attacks     []attacks.Attack // adversarial protocol: the [[attack]]s
+	attackNames []string         // and their row labels
+	corruptions []string         // corruption protocol: the corruptions, in order
+	sharded     bool             // computing one shard: tolerate sets too small to evaluate
 }
 
 // newSetup builds every dataset source and detector of cfg (decoding their
@@ -52,17 +66,9 @@ type setup struct {
 // count: everything a configuration can get wrong is reported before a model
 // trains.
 func newSetup(cfg *Config) (*setup, error) {
-	sources := map[string]datasets.Source{}
-	for _, key := range cfg.DatasetOrder {
-		spec := cfg.Datasets[key]
-		src, err := datasets.New(spec.Kind, spec.Params)
-		if err == nil {
-			err = spec.Params.CheckUsed()
-		}
-		if err != nil {
-			return nil, spec.Params.WrapError(err)
-		}
-		sources[key] = src
+	sources, err := buildSources(cfg)
+	if err != nil {
+		return nil, err
 	}
 	c, h, w, err := models.InputShapeOf(cfg.Model.Arch)
 	if err != nil {
@@ -89,8 +95,13 @@ func newSetup(cfg *Config) (*setup, error) {
 			return nil, cfg.KeyError(key, "%v", err)
 		}
 		set.Name = ref.String()
+		if adapt := cfg.Datasets[ref.Dataset].Adapt; len(adapt) > 0 {
+			if set, err = datasets.Adapt(set, c, h, w, datasets.AdaptSpec{Steps: adapt}); err != nil {
+				return nil, cfg.KeyError("datasets."+ref.Dataset+".adapt", "%v", err)
+			}
+		}
 		if set.C != c || set.H != h || set.W != w {
-			return nil, cfg.KeyError(key, "%s has %dx%dx%d images; model %s takes %dx%dx%d", set.Name, set.C, set.H, set.W, cfg.Model.Arch, c, h, w)
+			return nil, cfg.KeyError(key, "%s has %dx%dx%d images; model %s takes %dx%dx%d (add e.g. adapt = [\"channels\", \"resize\"] to [datasets.%s])", set.Name, set.C, set.H, set.W, cfg.Model.Arch, c, h, w, ref.Dataset)
 		}
 		loaded[ref] = set
 		return set, nil
@@ -118,6 +129,16 @@ func newSetup(cfg *Config) (*setup, error) {
 	}
 
 	env := detectors.Env{Classes: st.plan.classes}
+	switch ev.Protocol {
+	case ProtocolAdversarial:
+		if st.attacks, st.attackNames, err = buildAttacks(cfg); err != nil {
+			return nil, err
+		}
+	case ProtocolCorruption:
+		if st.corruptions, err = expandCorruptions(cfg); err != nil {
+			return nil, err
+		}
+	}
 	st.build = func(spec DetectorSpec) (detectors.Detector, error) {
 		d, err := detectors.New(spec.Type, env, spec.Params)
 		if err == nil {
@@ -156,6 +177,90 @@ func newSetup(cfg *Config) (*setup, error) {
 	return st, nil
 }
 
+// buildSources builds every [datasets.KEY] table's source, decoding its
+// parameters strictly.
+func buildSources(cfg *Config) (map[string]datasets.Source, error) {
+	sources := map[string]datasets.Source{}
+	for _, key := range cfg.DatasetOrder {
+		spec := cfg.Datasets[key]
+		src, err := datasets.New(spec.Kind, spec.Params)
+		if err == nil {
+			err = spec.Params.CheckUsed()
+		}
+		if err != nil {
+			return nil, spec.Params.WrapError(err)
+		}
+		sources[key] = src
+	}
+	return sources, nil
+}
+
+// CheckOffline checks what can be checked without data or a model: every
+// dataset, detector and attack table decodes strictly into its parameters,
+// and every corruption is known. Detectors are built for classes classes
+// (the model's class count is not known without its checkpoint or data).
+// It reads no data file.
+func CheckOffline(cfg *Config, classes int) error {
+	if _, err := buildSources(cfg); err != nil {
+		return err
+	}
+	switch cfg.Evaluate.Protocol {
+	case ProtocolAdversarial:
+		if _, _, err := buildAttacks(cfg); err != nil {
+			return err
+		}
+	case ProtocolCorruption:
+		if _, err := expandCorruptions(cfg); err != nil {
+			return err
+		}
+	}
+	env := detectors.Env{Classes: classes}
+	var names []string
+	for _, spec := range cfg.Detectors {
+		d, err := detectors.New(spec.Type, env, spec.Params)
+		if err == nil {
+			err = spec.Params.CheckUsed()
+		}
+		if err != nil {
+			return spec.Params.WrapError(err)
+		}
+		name := spec.Name
+		if name == "" {
+			name = d.Name()
+		}
+		if slices.Contains(names, name) {
+			return fmt.Errorf("%s: detector[%d]: two detectors are named %q; set name = \"...\" on one", cfg.File, spec.Index, name)
+		}
+		names = append(names, name)
+	}
+	return nil
+}
+
+// InDistSet loads the whole in-distribution set of cfg (evaluate.in_dist),
+// adapted to the model's input shape as its dataset table says.
+func InDistSet(cfg *Config) (*datasets.Set, error) {
+	sources, err := buildSources(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ref := cfg.Evaluate.InDist
+	c, h, w, err := models.InputShapeOf(cfg.Model.Arch)
+	if err != nil {
+		return nil, cfg.KeyError("model.arch", "%v", err)
+	}
+	set, err := sources[ref.Dataset].Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
+	if err != nil {
+		return nil, cfg.KeyError("evaluate.in_dist", "%v", err)
+	}
+	set.Name = ref.String()
+	if adapt := cfg.Datasets[ref.Dataset].Adapt; len(adapt) > 0 {
+		if set, err = datasets.Adapt(set, c, h, w, datasets.AdaptSpec{Steps: adapt}); err != nil {
+			return nil, cfg.KeyError("datasets."+ref.Dataset+".adapt", "%v", err)
+		}
+	}
+	return set, nil
+}
+
 // Check does everything Run does before training: it builds every dataset
 // and detector from its table and reads the checkpoint or the training set.
 // It writes nothing.
@@ -192,18 +297,48 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		return err
 	}
 	plan, names, dets := st.plan, st.names, st.dets
-
-	rd, err := CreateRunDir(out, cfg.Name)
+	cacheDir := cfg.Model.Cache
+	if opts.Cache != "" {
+		cacheDir = opts.Cache
+	}
+	store, err := cache.Open(cacheDir)
 	if err != nil {
 		return err
 	}
+	sharded := opts.Shard.N > 1
+	st.sharded = sharded
+	if sharded {
+		if err := opts.Shard.check(); err != nil {
+			return err
+		}
+		st.in = shardSet(st.in, opts.Shard)
+		st.fit = shardSet(st.fit, opts.Shard)
+		for i, s := range st.anoms {
+			st.anoms[i] = shardSet(s, opts.Shard)
+		}
+	}
+
+	var rd *RunDir
+	var dir string
+	if sharded {
+		// A shard's outputs are its cache entries; the tables and figures it
+		// would draw from a part of the data are thrown away.
+		if dir, err = os.MkdirTemp("", "purview-shard-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	} else {
+		if rd, err = CreateRunDir(out, cfg.Name); err != nil {
+			return err
+		}
+		dir = rd.Path
+	}
 	committed := false
 	defer func() {
-		if !committed {
+		if !committed && rd != nil {
 			rd.Discard()
 		}
 	}()
-	dir := rd.Path
 	man := NewManifest(cfg, time.Now())
 	write := func(name string, data []byte) error {
 		man.AddOutput(name)
@@ -212,15 +347,20 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if err := write("config.toml", cfg.Raw); err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "purview: run %q → %s (%d workers)\n", cfg.Name, rd.Final(), workers)
+	if sharded {
+		fmt.Fprintf(log, "purview: run %q, shard %s, into the cache %s (%d workers)\n", cfg.Name, opts.Shard, store.Dir(), workers)
+	} else {
+		fmt.Fprintf(log, "purview: run %q → %s (%d workers)\n", cfg.Name, rd.Final(), workers)
+	}
 
 	// The model.
 	phase := time.Now()
-	net, trainLog, weightsFrom, err := plan.build(ctx, cfg, st.inAll, workers, log)
+	raw, trainLog, weightsFrom, err := plan.build(ctx, cfg, store, st.inAll, workers, log)
 	if err != nil {
 		return err
 	}
 	man.AddPhase("train", time.Since(phase))
+	net := newCachedNet(raw, store)
 	if trainLog != nil {
 		b, err := json.MarshalIndent(trainLog, "", "  ")
 		if err != nil {
@@ -231,7 +371,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		}
 	}
 	ckpt := filepath.Join(dir, "model.safetensors")
-	if err := models.SaveCheckpoint(ckpt, net); err != nil {
+	if err := models.SaveCheckpoint(ckpt, raw); err != nil {
 		return err
 	}
 	man.AddOutput("model.safetensors")
@@ -243,7 +383,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	man.Model = &ModelSummary{Arch: net.Arch(), Classes: net.Classes(), Weights: weightsFrom, AccuracyOn: inAll.Name}
 	testAcc := math.NaN()
 	if !slices.Contains(inAll.Labels, -1) {
-		if testAcc, err = net.Accuracy(inAll); err != nil {
+		if testAcc, err = accuracyOf(net, inAll); err != nil {
 			return err
 		}
 		man.Model.Accuracy = &testAcc
@@ -254,17 +394,53 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	// model quantity once.
 	fitProbe := detectors.NewSetProbe(net, fitSet)
 	inEval := &evalSet{set: inSet, probe: detectors.NewSetProbe(net, inSet)}
-	var pairs []pair
-	for _, s := range anomSets {
-		pairs = append(pairs, pair{name: s.Name, normal: inEval, anom: &evalSet{set: s, probe: detectors.NewSetProbe(net, s)}})
-	}
 	sc := newScorer(cfg, st, scoreOptions{folds: cfg.Evaluate.Folds, repeats: cfg.Evaluate.Repeats, fit: fitProbe, fitName: fitSet.Name, log: log})
-	results, err := sc.score(ctx, pairs)
-	if err != nil {
-		return err
+	var (
+		pairs       []pair
+		results     map[string][]scored
+		featureSets []*evalSet
+		summary     *report.Grid // printed instead of the detector × pair table
+		extra       []*report.Grid
+		cr          *corruptionRun
+	)
+	switch cfg.Evaluate.Protocol {
+	case ProtocolOOD:
+		for _, s := range anomSets {
+			pairs = append(pairs, pair{name: s.Name, normal: inEval, anom: &evalSet{set: s, probe: detectors.NewSetProbe(net, s)}})
+		}
+		if results, err = sc.score(ctx, pairs); err != nil {
+			return err
+		}
+		featureSets = distinctSets(pairs)
+	case ProtocolAdversarial:
+		var attackGrid *report.Grid
+		var files []string
+		if pairs, attackGrid, files, err = adversarialPairs(ctx, cfg, st, net, inEval, log, dir); err != nil {
+			return err
+		}
+		man.AddOutput(files...)
+		if err := writeGrid(filepath.Join(dir, "attacks"), attackGrid); err != nil {
+			return err
+		}
+		man.AddOutput("attacks.md", "attacks.csv")
+		extra = append(extra, attackGrid)
+		if results, err = sc.score(ctx, pairs); err != nil {
+			return err
+		}
+		featureSets = distinctSets(pairs)
+	case ProtocolCorruption:
+		if cr, err = runCorruptions(ctx, cfg, st, net, inEval, sc, workers, log); err != nil {
+			return err
+		}
+		pairs, results = cr.pairs, cr.result
+		featureSets = append([]*evalSet{inEval}, cr.worst...)
 	}
 	sc.report()
 	man.AddPhase("score", time.Since(phase))
+	fmt.Fprintf(log, "cache: %d blocks of model quantities reused, %d computed\n", net.hits.Load(), net.misses.Load())
+	if sharded {
+		return writeReceipt(out, cfg, opts.Shard, store.Dir(), net)
+	}
 
 	// Metrics.
 	phase = time.Now()
@@ -294,16 +470,25 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if err := write("scores.csv", scores); err != nil {
 		return err
 	}
-	rocs, err := writeROCs(dir, net.Arch(), names, pairs, results)
-	if err != nil {
-		return err
+	if cr == nil { // the corruption protocol draws AUROC against severity instead
+		rocs, err := writeROCs(dir, net.Arch(), names, pairs, results)
+		if err != nil {
+			return err
+		}
+		man.AddOutput(rocs...)
+	} else {
+		files, sum, err := writeCorruptionReports(dir, cfg, st, net, inEval, cr)
+		if err != nil {
+			return err
+		}
+		man.AddOutput(files...)
+		summary = sum
 	}
-	man.AddOutput(rocs...)
 	conf := models.Confound{Label: onesLabel(net.Classes()), Act: models.Sigmoid}
 	if len(st.confounds) > 0 {
 		conf = st.confounds[0]
 	}
-	ff, err := writeFeatures(dir, net, conf, distinctSets(pairs))
+	ff, err := writeFeatures(dir, net, conf, featureSets)
 	if err != nil {
 		return err
 	}
@@ -321,7 +506,16 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if !math.IsNaN(testAcc) {
 		fmt.Fprintf(opts.Stdout, "model accuracy on %s: %.2f%%\n", cfg.Evaluate.InDist, 100*testAcc)
 	}
-	if err := table.Terminal(opts.Stdout); err != nil {
+	for _, g := range extra {
+		if err := g.Terminal(opts.Stdout); err != nil {
+			return err
+		}
+	}
+	if summary != nil {
+		if err := summary.Terminal(opts.Stdout); err != nil {
+			return err
+		}
+	} else if err := table.Terminal(opts.Stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(opts.Stdout, "results in %s\n", rd.Final())

@@ -307,7 +307,7 @@ anomalies = ["mnist"]`, `c.toml:13: evaluate.anomalies[0]: dataset "mnist" (mnis
 		{"split of a set without splits", `in_dist = "mnist:test"
 anomalies = ["noise:test"]`, `c.toml:13: evaluate.anomalies[0]: dataset "noise" (uniform-noise) has no splits; refer to it as "noise"`},
 		{"image shape", `in_dist = "mnist:test"
-anomalies = ["small"]`, `c.toml:13: evaluate.anomalies[0]: small has 1x14x14 images; model lenet5 takes 1x28x28`},
+anomalies = ["small"]`, `c.toml:13: evaluate.anomalies[0]: small has 1x14x14 images; model lenet5 takes 1x28x28 (add e.g. adapt = ["channels", "resize"] to [datasets.small])`},
 		{"fewer samples than folds", `in_dist = "mnist:test"
 anomalies = ["noise"]
 samples = 3

@@ -4,44 +4,57 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/purview-lab/purview/attacks"
+	"github.com/purview-lab/purview/corruptions"
 	"github.com/purview-lab/purview/datasets"
 	"github.com/purview-lab/purview/detectors"
 )
 
+var listWhats = []string{"detectors", "datasets", "attacks", "corruptions"}
+
 func newListCommand(e *env) *Command {
 	cmd := &Command{
 		Name:      "list",
-		UsageLine: "purview list [detectors|datasets]",
-		Short:     "list detector types and dataset kinds",
+		UsageLine: "purview list [detectors|datasets|attacks|corruptions]",
+		Short:     "list detector types, dataset kinds, attacks and corruptions",
 		Long: `
-List prints the registered detector types (the values of type in a
-[[detector]] table) and dataset kinds (the values of kind in a [datasets.KEY]
-table) with what they do and take. For each dataset kind it also says where
-its files are, with its default parameters, and whether they were found.
+List prints what a configuration can name, with what each does and takes:
+detector types (type in a [[detector]] table), dataset kinds (kind in a
+[datasets.KEY] table; for each, where its files are by default and whether
+they were found on this machine), attacks and their presets (type in an
+[[attack]] table) and corruptions (corruption.corruptions). Without an
+argument it lists all four.
 `,
 		Flag: flag.NewFlagSet("list", flag.ContinueOnError),
 	}
 	cmd.Run = func(args []string) error {
-		what := ""
+		whats := listWhats
 		switch {
 		case len(args) > 1:
 			return usagef("want at most one argument, got %d", len(args))
 		case len(args) == 1:
-			what = args[0]
-			if what != "detectors" && what != "datasets" {
-				return usagef("unknown list %q: want detectors or datasets", what)
+			if !slices.Contains(listWhats, args[0]) {
+				return usagef("unknown list %q: want one of %s", args[0], strings.Join(listWhats, ", "))
 			}
+			whats = args[:1]
 		}
-		if what != "datasets" {
-			listDetectors(e.stdout)
-		}
-		if what == "" {
-			fmt.Fprintln(e.stdout)
-		}
-		if what != "detectors" {
-			listDatasets(e.stdout)
+		for i, what := range whats {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			switch what {
+			case "detectors":
+				listDetectors(e.stdout)
+			case "datasets":
+				listDatasets(e.stdout)
+			case "attacks":
+				listAttacks(e.stdout)
+			case "corruptions":
+				listCorruptions(e.stdout)
+			}
 		}
 		return nil
 	}
@@ -56,23 +69,37 @@ func listDetectors(w io.Writer) {
 }
 
 func listDatasets(w io.Writer) {
-	fmt.Fprintln(w, "Dataset kinds:")
-	for _, k := range datasets.Kinds() {
-		fmt.Fprintf(w, "\n  %s\n%s", k, wrap(datasets.Doc(k), "      ", 80))
-		src, err := datasets.New(k, nil)
-		if err != nil {
-			fmt.Fprintf(w, "      data: needs parameters (%s)\n", oneLine(err.Error()))
-			continue
+	fmt.Fprintf(w, "Dataset kinds (data root $%s = %s):\n", datasets.DataRootEnv, datasets.DataRoot())
+	for _, st := range datasets.Status() {
+		fmt.Fprintf(w, "\n  %s\n%s", st.Kind, wrap(datasets.Doc(st.Kind), "      ", 80))
+		switch {
+		case st.Path == "generated":
+			fmt.Fprintf(w, "      data: generated\n")
+		case st.Path == "":
+			fmt.Fprintf(w, "      data: no default location; %s\n", st.Needs)
+		case st.Found:
+			fmt.Fprintf(w, "      data: found: %s\n", st.Path)
+		default:
+			fmt.Fprintf(w, "      data: missing: %s\n", st.Path)
 		}
-		path, found := src.Where()
-		state := "found"
-		if !found {
-			state = "missing"
-		}
-		if path == "" {
-			path = "(no default location)"
-		}
-		fmt.Fprintf(w, "      data: %s: %s\n", state, path)
+	}
+}
+
+func listAttacks(w io.Writer) {
+	fmt.Fprintln(w, "Attacks (pixel space [0,1]):")
+	for _, n := range attacks.Names() {
+		fmt.Fprintf(w, "\n  %s\n%s", n, wrap(attacks.Doc(n), "      ", 80))
+	}
+	fmt.Fprintln(w, "\nPresets (type = the preset's name; keys given in the table override its values):")
+	for _, p := range attacks.Presets() {
+		fmt.Fprintf(w, "\n  %s\n%s", p.Name, wrap(p.Doc(), "      ", 80))
+	}
+}
+
+func listCorruptions(w io.Writer) {
+	fmt.Fprintln(w, "Corruptions (severities 1–5; groups: all, cifar10-c, extra, mnist-c):")
+	for _, c := range corruptions.All() {
+		fmt.Fprintf(w, "\n  %s (%s, %s)\n%s", c.Name, c.Source, c.Group, wrap(c.Summary, "      ", 80))
 	}
 }
 

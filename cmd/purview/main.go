@@ -44,8 +44,12 @@ type env struct {
 func commands(e *env) []*Command {
 	return []*Command{
 		newRunCommand(e),
+		newMergeCommand(e),
 		newValidateCommand(e),
 		newListCommand(e),
+		newCacheCommand(e),
+		newCorruptCommand(e),
+		newBenchCommand(e),
 	}
 }
 

@@ -27,7 +27,7 @@ func TestRun(t *testing.T) {
 	}{
 		{"help", []string{"help"}, 0, "Purview runs", ""},
 		{"--help", []string{"--help"}, 0, "Purview runs", ""},
-		{"help run", []string{"help", "run"}, 0, "usage: purview run CONFIG [--out DIR] [--workers N]\n\nRun loads", ""},
+		{"help run", []string{"help", "run"}, 0, "usage: purview run CONFIG [--out DIR] [--cache DIR] [--workers N] [--shard I/N]\n\nRun loads", ""},
 		{"run -h", []string{"run", "-h"}, 0, "usage: purview run CONFIG", ""},
 		{"run --help after an argument", []string{"run", "x.toml", "--help"}, 0, "usage: purview run CONFIG", ""},
 		{"no command", nil, 2, "", "Purview runs…"},
@@ -36,14 +36,14 @@ func TestRun(t *testing.T) {
 		{"help on an unknown command", []string{"help", "frobnicate"}, 2, "",
 			"purview help frobnicate: unknown command\nRun 'purview help' for usage.\n"},
 		{"missing argument", []string{"run"}, 2, "",
-			"purview run: missing CONFIG argument\nusage: purview run CONFIG [--out DIR] [--workers N]\nRun 'purview help run' for details.\n"},
+			"purview run: missing CONFIG argument\nusage: purview run CONFIG [--out DIR] [--cache DIR] [--workers N] [--shard I/N]\nRun 'purview help run' for details.\n"},
 		{"extra argument", []string{"validate", "a.toml", "b.toml"}, 2, "",
-			"purview validate: want one CONFIG argument, got 2: [\"a.toml\" \"b.toml\"]\nusage: purview validate CONFIG\nRun 'purview help validate' for details.\n"},
+			"purview validate: want one CONFIG argument, got 2: [\"a.toml\" \"b.toml\"]\nusage: purview validate CONFIG [--offline]\nRun 'purview help validate' for details.\n"},
 		{"bad flag", []string{"run", "--bogus", "x.toml"}, 2, "", "purview run: unknown flag --bogus\n…"},
 		{"bad flag value", []string{"run", "x.toml", "--workers", "many"}, 2, "",
 			"purview run: invalid value \"many\" for flag -workers: parse error\n…"},
 		{"negative workers", []string{"run", "x.toml", "--workers=-3"}, 2, "", "purview run: --workers must be ≥ 0, got -3\n…"},
-		{"bad list", []string{"list", "models"}, 2, "", "purview list: unknown list \"models\": want detectors or datasets\n…"},
+		{"bad list", []string{"list", "models"}, 2, "", "purview list: unknown list \"models\": want one of detectors, datasets, attacks, corruptions\n…"},
 		{"run: missing config file", []string{"run", missing}, 1, "",
 			"purview: open " + missing + ": no such file or directory\n"},
 		{"run: bad config", []string{"run", bad, "--out", dir}, 1, "",
@@ -54,8 +54,8 @@ func TestRun(t *testing.T) {
 			"purview: " + bad + ":3: unknown key \"evaluate.smaples\" (did you mean \"evaluate.samples\"?)\n\n" +
 				"      1 | [evaluate]\n      2 | folds = 1\n      3 | smaples = 3\n          ^^^^^^^\n…"},
 		{"validate: the demo configuration", []string{"validate", "../../configs/mnist.toml"}, 0,
-			"../../configs/mnist.toml: OK: run \"mnist\" trains the model with [train]; 4 datasets, 3 anomaly sets, 7 detectors\n", ""},
-		{"list detectors", []string{"list", "detectors"}, 0, "Detector types:\n\n  energy\n", ""},
+			"../../configs/mnist.toml: OK: run \"mnist\" trains the model with [train]; ood protocol, 4 datasets, 3 anomaly sets, 7 detectors\n", ""},
+		{"list detectors", []string{"list", "detectors"}, 0, "Detector types:\n\n  bu\n", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -120,5 +120,71 @@ func TestWrap(t *testing.T) {
 	got := wrap("aa bb cc dd", "  ", 8)
 	if want := "  aa bb\n  cc dd\n"; got != want {
 		t.Errorf("wrap = %q, want %q", got, want)
+	}
+}
+
+// TestNewCommands exercises list, cache, corrupt and merge on small inputs.
+func TestNewCommands(t *testing.T) {
+	dir := t.TempDir()
+	cacheDir := filepath.Join(dir, "cache")
+	cfg := filepath.Join(dir, "c.toml")
+	os.WriteFile(cfg, []byte(`name = "c"
+[model]
+checkpoint = "x.safetensors"
+[datasets.mnist]
+kind = "mnist"
+[datasets.u]
+kind = "uniform-noise"
+[evaluate]
+in_dist = "mnist:test"
+anomalies = ["u"]
+[[detector]]
+type = "msp"
+`), 0o644)
+	sheet := filepath.Join(dir, "sheet.png")
+	cases := []struct {
+		name   string
+		args   []string
+		status int
+		stdout string // prefix
+		stderr string // prefix
+	}{
+		{"list attacks", []string{"list", "attacks"}, 0, "Attacks (pixel space [0,1]):\n", ""},
+		{"list corruptions", []string{"list", "corruptions"}, 0, "Corruptions (severities 1–5; groups: all, cifar10-c, extra, mnist-c):\n\n  gaussian_noise", ""},
+		{"list datasets", []string{"list", "datasets"}, 0, "Dataset kinds (data root $PURVIEW_DATA = ", ""},
+		{"cache ls, empty", []string{"cache", "ls", "--cache", cacheDir}, 0, "KIND", ""},
+		{"cache gc, empty", []string{"cache", "gc", "--cache", cacheDir, "--max-age", "7d", "--max-size", "1G"}, 0, "removed 0 items, 0 B\n", ""},
+		{"cache bad verb", []string{"cache", "rm"}, 2, "", "purview cache: want ls or gc\n"},
+		{"cache bad size", []string{"cache", "gc", "--cache", cacheDir, "--max-size", "lots"}, 2, "", "purview cache: --max-size: want a size like 500M or 20G, got \"lots\"\n"},
+		{"cache bad age", []string{"cache", "gc", "--cache", cacheDir, "--max-age", "x"}, 2, "", "purview cache: --max-age: want a duration like 72h or 7d, got \"x\"\n"},
+		{"corrupt needs preview", []string{"corrupt"}, 2, "", "purview corrupt: --preview is required"},
+		{"corrupt bad name", []string{"corrupt", "--preview", "--corruptions", "fogg", "--out", sheet}, 2, "", "purview corrupt: --corruptions: unknown corruption \"fogg\""},
+		{"corrupt preview", []string{"corrupt", "--preview", "--corruptions", "fog,mnist-c", "--out", sheet}, 0,
+			"wrote " + sheet + ": 9 corruptions × severities 1–5 of sample 0 of mnist:test\n", ""},
+		{"merge needs shards", []string{"merge", cfg}, 2, "", "purview merge: --shards N is required"},
+		{"merge with missing shards", []string{"merge", cfg, "--shards", "2", "--out", dir}, 1, "",
+			"purview: merge: shards [0 1] of 2 have no receipt for this configuration under " + filepath.Join(dir, ".shards", "c")},
+		{"bad shard", []string{"run", cfg, "--shard", "3/2"}, 2, "", "purview run: --shard: "},
+		{"bench bad model", []string{"bench", "--models", "vgg"}, 2, "", "purview bench: --models: unknown model \"vgg\""},
+		{"validate offline", []string{"validate", "--offline", "../../configs/cifar10.toml"}, 0,
+			"../../configs/cifar10.toml: OK (offline: data not read): run \"cifar10\" trains the model with [train]; ood protocol, 5 datasets, 4 anomaly sets, 8 detectors\n", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			status := run(c.args, &stdout, &stderr)
+			if status != c.status {
+				t.Errorf("status %d, want %d (stderr %q)", status, c.status, stderr.String())
+			}
+			if !strings.HasPrefix(stdout.String(), c.stdout) {
+				t.Errorf("stdout\n%q\nwant prefix\n%q", stdout.String(), c.stdout)
+			}
+			if !strings.HasPrefix(stderr.String(), c.stderr) || (c.stderr == "" && stderr.Len() > 0) {
+				t.Errorf("stderr\n%q\nwant prefix\n%q", stderr.String(), c.stderr)
+			}
+		})
+	}
+	if b, err := os.ReadFile(sheet); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("contact sheet: %v", err)
 	}
 }

@@ -11,23 +11,32 @@ import (
 func newValidateCommand(e *env) *Command {
 	cmd := &Command{
 		Name:      "validate",
-		UsageLine: "purview validate CONFIG",
+		UsageLine: "purview validate CONFIG [--offline]",
 		Short:     "check a configuration without running it",
 		Long: `
 Validate loads the experiment configuration CONFIG and checks it as run would
 before starting: the schema (unknown keys are errors), every value, the
 references between tables, and the parameters of every dataset and detector.
 It prints OK, or the first error with the offending lines and a hint.
+
+--offline skips everything that reads data or a checkpoint: the tables are
+still decoded strictly, for a configuration written on a machine without the
+data.
 `,
 		Flag: flag.NewFlagSet("validate", flag.ContinueOnError),
 	}
+	offline := cmd.Flag.Bool("offline", false, "check the tables only, reading no data or checkpoint")
 	cmd.Run = func(args []string) error {
 		if len(args) != 1 {
 			return argCount(args, "CONFIG")
 		}
 		cfg, err := experiments.Load(args[0])
 		if err == nil {
-			err = experiments.Check(cfg)
+			if *offline {
+				err = experiments.CheckOffline(cfg, 10)
+			} else {
+				err = experiments.Check(cfg)
+			}
 		}
 		var ce *experiments.ConfigError
 		if errors.As(err, &ce) {
@@ -41,8 +50,21 @@ It prints OK, or the first error with the offending lines and a hint.
 		if !cfg.TrainsModel() {
 			what = "loads " + cfg.Model.Checkpoint
 		}
-		fmt.Fprintf(e.stdout, "%s: OK: run %q %s; %d datasets, %d anomaly sets, %d detectors\n",
-			args[0], cfg.Name, what, len(cfg.Datasets), len(cfg.Evaluate.Anomalies), len(cfg.Detectors))
+		var tasks string
+		switch cfg.Evaluate.Protocol {
+		case experiments.ProtocolOOD:
+			tasks = fmt.Sprintf("%d anomaly sets", len(cfg.Evaluate.Anomalies))
+		case experiments.ProtocolAdversarial:
+			tasks = fmt.Sprintf("%d attacks", len(cfg.Attacks))
+		case experiments.ProtocolCorruption:
+			tasks = fmt.Sprintf("corruptions %v at severities %v", cfg.Corruption.Names, cfg.Corruption.Severities)
+		}
+		note := ""
+		if *offline {
+			note = " (offline: data not read)"
+		}
+		fmt.Fprintf(e.stdout, "%s: OK%s: run %q %s; %s protocol, %d datasets, %s, %d detectors\n",
+			args[0], note, cfg.Name, what, cfg.Evaluate.Protocol, len(cfg.Datasets), tasks, len(cfg.Detectors))
 		return nil
 	}
 	return cmd
