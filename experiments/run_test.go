@@ -250,7 +250,7 @@ head = "sum"
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Run(context.Background(), cfg, RunOptions{Out: tmp})
+	err = Run(context.Background(), cfg, RunOptions{Out: tmp, Cache: filepath.Join(tmp, "cache")})
 	if err == nil || !strings.Contains(err.Error(), `two detectors are named "purview-sum"`) {
 		t.Errorf("Run = %v, want the duplicate-name error", err)
 	}
@@ -376,7 +376,7 @@ type = "` + typ + "\"\n"
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = Run(context.Background(), cfg, RunOptions{Out: tmp})
+		err = Run(context.Background(), cfg, RunOptions{Out: tmp, Cache: filepath.Join(tmp, "cache")})
 		// Supervised scores come per fold: sample 3 of a fold is some other sample of the set.
 		re := regexp.MustCompile(`^detector nan gave a NaN score to sample \d+ of mnist:test \(dataset index \d+\)$`)
 		if typ == "test-nan" {
