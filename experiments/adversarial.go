@@ -170,8 +170,9 @@ func adversarialPairs(ctx context.Context, cfg *Config, st *setup, net *cachedNe
 				ok = append(ok, i)
 			}
 		}
+		res.Elapsed = time.Since(start)
 		sum := res.Summary()
-		fmt.Fprintf(log, "attack %s (%.1f s)\n", sum, time.Since(start).Seconds())
+		fmt.Fprintf(log, "attack %s\n", sum)
 		grid.Rows = append(grid.Rows, name)
 		grid.Values = append(grid.Values, []float64{sum.Accuracy, sum.SuccessRate, float64(sum.Fooled), sum.MeanLinf, sum.MaxLinf, sum.MeanL2, sum.MaxL2})
 		if cfg.Adversarial.Save {

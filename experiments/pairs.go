@@ -49,6 +49,7 @@ type scoreOptions struct {
 	fit     detectors.Probe
 	fitName string
 	log     io.Writer
+	quiet   bool // no line per detector and call (the corruption protocol logs per task)
 }
 
 // scorer runs the detectors on pairs. Unsupervised detectors are fit once,
@@ -186,11 +187,14 @@ func (sc *scorer) score(ctx context.Context, pairs []pair) (map[string][]scored,
 		}
 		results[name] = res
 		sc.took[di] += time.Since(start)
+		if !opts.quiet {
+			fmt.Fprintf(opts.log, "detector %s: scored (%.1f s)\n", name, time.Since(start).Seconds())
+		}
 	}
 	return results, nil
 }
 
-// report logs each detector's total time.
+// report logs each detector's total time over all calls.
 func (sc *scorer) report() {
 	for di, name := range sc.st.names {
 		fmt.Fprintf(sc.opts.log, "detector %s: scored (%.1f s)\n", name, sc.took[di].Seconds())

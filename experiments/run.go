@@ -394,7 +394,8 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	// model quantity once.
 	fitProbe := detectors.NewSetProbe(net, fitSet)
 	inEval := &evalSet{set: inSet, probe: detectors.NewSetProbe(net, inSet)}
-	sc := newScorer(cfg, st, scoreOptions{folds: cfg.Evaluate.Folds, repeats: cfg.Evaluate.Repeats, fit: fitProbe, fitName: fitSet.Name, log: log})
+	sc := newScorer(cfg, st, scoreOptions{folds: cfg.Evaluate.Folds, repeats: cfg.Evaluate.Repeats, fit: fitProbe, fitName: fitSet.Name, log: log,
+		quiet: cfg.Evaluate.Protocol == ProtocolCorruption})
 	var (
 		pairs       []pair
 		results     map[string][]scored
@@ -435,7 +436,9 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		pairs, results = cr.pairs, cr.result
 		featureSets = append([]*evalSet{inEval}, cr.worst...)
 	}
-	sc.report()
+	if cr != nil {
+		sc.report()
+	}
 	man.AddPhase("score", time.Since(phase))
 	fmt.Fprintf(log, "cache: %d blocks of model quantities reused, %d computed\n", net.hits.Load(), net.misses.Load())
 	if sharded {
