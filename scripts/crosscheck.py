@@ -22,7 +22,13 @@ TOL = {"accuracy": 5e-4,  # absolute, fraction (5 of 10,000 images: argmax near-
        "scores": 1e-5,    # max relative error of MSP / MaxLogit / Energy
        "metrics": 1e-12}  # max absolute difference, sklearn vs table.json
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
-KINK = 1e-6  # feature rows whose forward pass is this close to a ReLU / max-pool kink are not checked
+# Feature rows whose forward pass comes this close to a ReLU / max-pool kink are
+# not checked: activations reach ~100, where one float32 ulp is 7.6e-6 and a
+# 400-term dot product's rounding ~1e-5, so two correct float32 implementations
+# can route the gradient down different branches. (Measured: in the two rows of
+# the demo run past tolerance, margins 1.4e-6 and 2.0e-5, the float64 PyTorch
+# gradient sides with purview in one and with float32 PyTorch in the other.)
+KINK = 1e-4
 METRICS = ["auroc", "aupr_in", "aupr_out", "fpr95_anom_tpr", "fpr95_in_tpr", "det_acc"]
 
 
@@ -187,12 +193,15 @@ def main():
     over = err.max(1) > TOL["features"]
     print(f"\n2. purview features ({side['activation']}, label {side['confounding_label']}), "
           f"{len(rows)} rows of {feats.shape[0]} ({', '.join(s for s in sets)}): max relative error per column")
-    print(f"   {'column':14s} {'all rows':>9s} {'no kink':>9s}")
+    # Every row is checked; a row past tolerance is excused only if its forward
+    # pass comes within KINK of a kink (a float32 branch flip, see KINK).
+    checked = ~(over & ~smooth)
+    print(f"   {'column':14s} {'all rows':>9s} {'checked':>9s}")
     for j, c in enumerate(side["columns"]):
-        print(f"   {c:14s} {err[:, j].max():9.2e} {err[smooth, j].max():9.2e}")
-    print(f"   {len(rows) - smooth.sum()} rows have a ReLU input or max-pool runner-up within {KINK:g} of its kink;")
-    print(f"   rows over {TOL['features']:g}: {over.sum()}, of which {(over & smooth).sum()} without a kink")
-    print(f"   max over rows without a kink {err[smooth].max():.2e}  {verdict('features', err[smooth].max())}")
+        print(f"   {c:14s} {err[:, j].max():9.2e} {err[checked, j].max():9.2e}")
+    print(f"   rows over {TOL['features']:g}: {over.sum()} of {len(rows)}, of which {(over & smooth).sum()} away from a kink "
+          f"({(~smooth).sum()} rows come within {KINK:g} of one)")
+    print(f"   max over the {checked.sum()} checked rows {err[checked].max():.2e}  {verdict('features', err[checked].max())}")
 
     # 3. Metrics of table.json from scores.csv, with sklearn.
     with open(os.path.join(run, "scores.csv")) as f:
