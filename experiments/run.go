@@ -452,6 +452,14 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		InDist:    inSet.Name,
 		Detectors: names,
 	}
+	switch cfg.Evaluate.Protocol {
+	case ProtocolAdversarial:
+		table.Title = fmt.Sprintf("%s: %s, clean %s images vs their successful adversarial versions (one column per attack)", cfg.Name, net.Arch(), inSet.Name)
+		table.InDist = "clean " + inSet.Name
+	case ProtocolCorruption:
+		table.Title = fmt.Sprintf("%s: %s, clean %s images vs their corrupted versions (%d + %d samples per task)", cfg.Name, net.Arch(), inSet.Name, inSet.Len(), inSet.Len())
+		table.InDist = "clean " + inSet.Name
+	}
 	if table.Cells, err = pairCells(pairs, names, dets, results); err != nil {
 		return err
 	}
