@@ -173,6 +173,7 @@ func adversarialPairs(ctx context.Context, cfg *Config, st *setup, net *cachedNe
 		res.Elapsed = time.Since(start)
 		sum := res.Summary()
 		fmt.Fprintf(log, "attack %s\n", sum)
+		res.Elapsed = 0 // saved files hold no timings, so a rerun writes the same bytes
 		grid.Rows = append(grid.Rows, name)
 		grid.Values = append(grid.Values, []float64{sum.Accuracy, sum.SuccessRate, float64(sum.Fooled), sum.MeanLinf, sum.MaxLinf, sum.MeanL2, sum.MaxL2})
 		if cfg.Adversarial.Save {
