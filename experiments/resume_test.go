@@ -258,3 +258,63 @@ func TestKilledRunChild(t *testing.T) {
 	}
 	Run(context.Background(), cfg, RunOptions{Out: os.Getenv("PURVIEW_TEST_CHILD_OUT"), Workers: 2})
 }
+
+// TestUnwritableOutput: an output root that cannot hold a run directory gives
+// a clear error naming it, and leaves the cache intact: the next run reuses
+// every cached block.
+func TestUnwritableOutput(t *testing.T) {
+	tmp := t.TempDir()
+	ckpt := writeCheckpoint(t, tmp)
+	cfgText := "[model]\ncheckpoint = " + strconvQuote(ckpt) + `
+[datasets.mnist]
+kind = "mnist"
+[datasets.noise]
+kind = "uniform-noise"
+count = 100
+[evaluate]
+in_dist = "mnist:test"
+anomalies = ["noise"]
+samples = 100
+fit_samples = 50
+folds = 2
+[[detector]]
+type = "purview"
+head = "gauss"
+`
+	cacheDir := filepath.Join(tmp, "cache")
+	cfg, err := Parse([]byte(cfgText), "w.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(context.Background(), cfg, RunOptions{Out: filepath.Join(tmp, "ok"), Cache: cacheDir}); err != nil {
+		t.Fatal(err)
+	}
+	blocker := filepath.Join(tmp, "file")
+	os.WriteFile(blocker, []byte("not a directory"), 0o644)
+	err = Run(context.Background(), cfg, RunOptions{Out: blocker, Cache: cacheDir})
+	if err == nil || !strings.HasPrefix(err.Error(), "experiments: create run directory: ") || !strings.Contains(err.Error(), blocker) {
+		t.Fatalf("Run into a file: %v, want an error naming %s", err, blocker)
+	}
+	store, err := cache.Open(cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := store.List()
+	if err != nil || len(infos) == 0 {
+		t.Fatalf("cache after the failed run: %d entries, %v", len(infos), err)
+	}
+	for _, in := range infos {
+		if in.Problem != "" {
+			t.Errorf("cache entry %s damaged: %s", in.Key, in.Problem)
+		}
+	}
+	var computed atomic.Int64
+	testHookCompute = func() error { computed.Add(1); return nil }
+	defer func() { testHookCompute = nil }()
+	if err := Run(context.Background(), cfg, RunOptions{Out: filepath.Join(tmp, "ok2"), Cache: cacheDir}); err != nil {
+		t.Fatal(err)
+	}
+	if computed.Load() != 0 {
+		t.Errorf("after the failed run, %d blocks were recomputed, want 0", computed.Load())
+	}
+}
