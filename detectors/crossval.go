@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/purview-lab/purview/metrics"
 )
@@ -56,44 +58,52 @@ func CrossValidateFit(build func() (Detector, error), normal, anomalous, inDist 
 	normalScores = make([]float64, nn)
 	anomScores = make([]float64, na)
 	foldAUROC = make([]float64, folds)
-	for k := 0; k < folds; k++ {
-		trainN, testN := splitFold(foldN, k)
-		trainA, testA := splitFold(foldA, k)
-		det, err := build()
-		if err != nil {
+	// The detectors are built in fold order (builders need not be safe for
+	// concurrent use); the folds then fit and score concurrently, each with
+	// its own detector and seed, and their results land in fold order, so
+	// the output does not depend on the scheduling.
+	dets := make([]Detector, folds)
+	for k := range dets {
+		if dets[k], err = build(); err != nil {
 			return nil, nil, nil, fmt.Errorf("detectors: cross-validation fold %d: %w", k, err)
 		}
-		if det.NeedsFit() {
-			trN := normal.Subset(trainN)
-			in := inDist
-			if in == nil {
-				in = trN
-			}
-			fd := FitData{
-				InDist:    in,
-				Normal:    trN,
-				Anomalous: anomalous.Subset(trainA),
-				Seed:      rand.New(rand.NewPCG(seed, foldStream+1+uint64(k))).Uint64(),
-			}
-			if err := det.Fit(fd); err != nil {
-				return nil, nil, nil, fmt.Errorf("detectors: cross-validation fold %d: %w", k, err)
-			}
+	}
+	type foldOut struct {
+		sn, sa []float64
+		err    error
+	}
+	outs := make([]foldOut, folds)
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for k := range folds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				if r := recover(); r != nil {
+					outs[k].err = fmt.Errorf("detectors: cross-validation fold %d: internal error: %v", k, r)
+				}
+			}()
+			o := &outs[k]
+			o.sn, o.sa, o.err = runFold(dets[k], normal, anomalous, inDist, foldN, foldA, k, seed)
+		}()
+	}
+	wg.Wait()
+	for k := range folds {
+		o := outs[k]
+		if o.err != nil {
+			return nil, nil, nil, o.err
 		}
-		sn, err := scoreFold(det, normal, testN, k, "normal")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		sa, err := scoreFold(det, anomalous, testA, k, "anomalous")
-		if err != nil {
-			return nil, nil, nil, err
-		}
+		_, testN := splitFold(foldN, k)
+		_, testA := splitFold(foldA, k)
 		for j, i := range testN {
-			normalScores[i] = sn[j]
+			normalScores[i] = o.sn[j]
 		}
 		for j, i := range testA {
-			anomScores[i] = sa[j]
+			anomScores[i] = o.sa[j]
 		}
-		if foldAUROC[k], err = metrics.AUROC(sn, sa); err != nil {
+		if foldAUROC[k], err = metrics.AUROC(o.sn, o.sa); err != nil {
 			// Name the sample by its index in the probe, not in the fold.
 			var nf *metrics.NonFiniteError
 			if errors.As(err, &nf) {
@@ -103,10 +113,39 @@ func CrossValidateFit(build func() (Detector, error), normal, anomalous, inDist 
 				}
 				return nil, nil, nil, &metrics.NonFiniteError{Set: nf.Set, Index: idx[nf.Index], Value: nf.Value}
 			}
-			return nil, nil, nil, fmt.Errorf("detectors: cross-validation fold %d, detector %s: %w", k, det.Name(), err)
+			return nil, nil, nil, fmt.Errorf("detectors: cross-validation fold %d, detector %s: %w", k, dets[k].Name(), err)
 		}
 	}
 	return normalScores, anomScores, foldAUROC, nil
+}
+
+// runFold fits det on every fold but k and scores fold k.
+func runFold(det Detector, normal, anomalous, inDist Probe, foldN, foldA []int, k int, seed uint64) (sn, sa []float64, err error) {
+	trainN, testN := splitFold(foldN, k)
+	trainA, testA := splitFold(foldA, k)
+	if det.NeedsFit() {
+		trN := normal.Subset(trainN)
+		in := inDist
+		if in == nil {
+			in = trN
+		}
+		fd := FitData{
+			InDist:    in,
+			Normal:    trN,
+			Anomalous: anomalous.Subset(trainA),
+			Seed:      rand.New(rand.NewPCG(seed, foldStream+1+uint64(k))).Uint64(),
+		}
+		if err := det.Fit(fd); err != nil {
+			return nil, nil, fmt.Errorf("detectors: cross-validation fold %d: %w", k, err)
+		}
+	}
+	if sn, err = scoreFold(det, normal, testN, k, "normal"); err != nil {
+		return nil, nil, err
+	}
+	if sa, err = scoreFold(det, anomalous, testA, k, "anomalous"); err != nil {
+		return nil, nil, err
+	}
+	return sn, sa, nil
 }
 
 // assignFolds returns the fold of each of n samples: a seeded shuffle, then
