@@ -177,6 +177,30 @@ func TestAdversarialProtocol(t *testing.T) {
 			t.Errorf("purview-logreg on fgsm: AUROC %.3f, want ≥ 0.75", c.Metrics.AUROC)
 		}
 	}
+	// The saved adversarial examples reload as an ordinary dataset, so
+	// detectors can be rerun on them without attacking again.
+	reload := "[model]\ncheckpoint = " + strconvQuote(filepath.Join(dir, "model.safetensors")) + `
+[datasets.mnist]
+kind = "mnist"
+[datasets.adv]
+kind = "npy"
+images = ` + strconvQuote(filepath.Join(dir, "adv_fgsm.npy")) + `
+layout = "nchw"
+[evaluate]
+in_dist = "mnist:test"
+anomalies = ["adv"]
+samples = 50
+[[detector]]
+type = "msp"
+`
+	rcfg, err := Parse([]byte(reload), "reload.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(rcfg); err != nil {
+		t.Errorf("adv_fgsm.npy does not reload as a dataset: %v", err)
+	}
+
 	forgetWork(cacheDir)
 	runProtocol(t, advConfig, cacheDir, filepath.Join(tmp, "b"), 2)
 	sameRunDirs(t, "adversarial run, 1 vs 2 workers", runDirFiles(t, dir), runDirFiles(t, filepath.Join(tmp, "b", "adv")))
