@@ -188,7 +188,7 @@ func Run(ctx context.Context, a Attack, m Model, x []float32, y []int, opt Optio
 			}
 			for i := lo; i < hi; i++ {
 				r.Success[i] = r.Pred[i] != y[i]
-				r.Linf[i], r.L2[i] = distances(x[i*d:(i+1)*d], r.Adv[i*d:(i+1)*d])
+				r.Linf[i], r.L2[i] = Distances(x[i*d:(i+1)*d], r.Adv[i*d:(i+1)*d])
 			}
 			task.Add(hi - lo)
 			return nil
@@ -217,9 +217,9 @@ func predict(m Model, x []float32, n, classes int, dst []int) error {
 	return nil
 }
 
-// distances returns ‖a − b‖∞ and ‖a − b‖₂, computed in float64 from the
-// float32 values.
-func distances(a, b []float32) (linf, l2 float64) {
+// Distances returns ‖b − a‖∞ and ‖b − a‖₂, computed in float64 from the
+// float32 values: the perturbation norms of Result.
+func Distances(a, b []float32) (linf, l2 float64) {
 	var s float64
 	for j := range a {
 		v := float64(b[j]) - float64(a[j])

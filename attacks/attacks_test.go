@@ -217,7 +217,7 @@ func TestBallAndBox(t *testing.T) {
 						t.Fatalf("%s: sample %d pixel %d = %v outside [0,1]", name, i, j-i*d, r.Adv[j])
 					}
 				}
-				linf, l2 := distances(x[i*d:(i+1)*d], r.Adv[i*d:(i+1)*d])
+				linf, l2 := Distances(x[i*d:(i+1)*d], r.Adv[i*d:(i+1)*d])
 				if linf != r.Linf[i] || l2 != r.L2[i] {
 					t.Errorf("%s: sample %d: norms (%g, %g) recorded as (%g, %g)", name, i, linf, l2, r.Linf[i], r.L2[i])
 				}

@@ -160,7 +160,7 @@ func (a CW) Perturb(ctx context.Context, m Model, b *Batch) error {
 			for k, i := range active {
 				z := logits[k*nc : (k+1)*nc]
 				rows := i * d
-				_, l2 := distances(b.X[rows:rows+d], xa[rows:rows+d])
+				_, l2 := Distances(b.X[rows:rows+d], xa[rows:rows+d])
 				l2sq := l2 * l2
 				f, _ := cwMargin(z, y[i])
 				cost := l2sq + c[i]*math.Max(f, -kappa)

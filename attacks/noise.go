@@ -25,7 +25,7 @@ func NoisyLike(x, adv []float32, n, c, h, w int, seed uint64) []float32 {
 	z := make([]float64, d)
 	for i := range n {
 		xi, ai, oi := x[i*d:(i+1)*d], adv[i*d:(i+1)*d], out[i*d:(i+1)*d]
-		_, r := distances(xi, ai)
+		_, r := Distances(xi, ai)
 		if r == 0 {
 			copy(oi, xi)
 			continue

@@ -175,11 +175,11 @@ func TestNoisyLike(t *testing.T) {
 	}
 	// Sample 2: no perturbation.
 	out := NoisyLike(x, adv, n, c, h, w, 7)
-	_, l0 := distances(x[:d], out[:d])
+	_, l0 := Distances(x[:d], out[:d])
 	if math.Abs(l0-0.2) > 1e-6 {
 		t.Errorf("sample 0: noise norm %g, want 0.2 (the adversarial norm)", l0)
 	}
-	_, l1 := distances(x[d:2*d], out[d:2*d])
+	_, l1 := Distances(x[d:2*d], out[d:2*d])
 	if !(l1 < 4) {
 		t.Errorf("sample 1: noise norm %g, want < 4 after clipping", l1)
 	}

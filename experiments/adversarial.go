@@ -165,7 +165,7 @@ func adversarialPairs(ctx context.Context, cfg *Config, st *setup, net *cachedNe
 		for i := range n {
 			res.Pred[i] = argmax32(advLogits[i*C : (i+1)*C])
 			res.Success[i] = res.Pred[i] != s.Labels[i]
-			res.Linf[i], res.L2[i] = perturbation(s.Image(i), advAll[i*d:(i+1)*d])
+			res.Linf[i], res.L2[i] = attacks.Distances(s.Image(i), advAll[i*d:(i+1)*d])
 			if res.Success[i] && cleanPred[i] == s.Labels[i] {
 				ok = append(ok, i)
 			}
@@ -211,16 +211,6 @@ func adversarialPairs(ctx context.Context, cfg *Config, st *setup, net *cachedNe
 		return nil, nil, nil, fmt.Errorf("adversarial protocol: no attack produced at least %d successful adversarial examples (evaluate.folds)", cfg.Evaluate.Folds)
 	}
 	return pairs, grid, files, nil
-}
-
-// perturbation returns ‖b − a‖∞ and ‖b − a‖₂ (in float64).
-func perturbation(a, b []float32) (linf, l2 float64) {
-	for i := range a {
-		v := math.Abs(float64(b[i]) - float64(a[i]))
-		linf = math.Max(linf, v)
-		l2 += v * v
-	}
-	return linf, math.Sqrt(l2)
 }
 
 func argmax32(v []float32) int {

@@ -614,42 +614,13 @@ func (p *parser) buildProtocol(c *Config, f *fileConfig, md *toml.MetaData, raw 
 			return p.errf("adversarial.batch_size", atValue, "must be ≥ 1, got %d", a.BatchSize)
 		}
 		c.Adversarial = &a
-		var elems []map[string]any
-		switch v := raw["attack"].(type) {
-		case []map[string]any:
-			elems = v
-		case []any:
-			for i, e := range v {
-				m, ok := e.(map[string]any)
-				if !ok {
-					return p.usage(p.errf(fmt.Sprintf("attack[%d]", i), atValue, "expected a table, got %s", tomlTypeName(e)), usageAttack)
-				}
-				elems = append(elems, m)
-			}
+		elems, err := p.namedTables(raw, "attack", "the adversarial protocol needs at least one [[attack]] table", usageAttack)
+		if err != nil {
+			return err
 		}
-		if len(elems) == 0 {
-			return p.usage(p.errf("attack", keyOnly, "the adversarial protocol needs at least one [[attack]] table"), usageAttack)
-		}
-		names := map[string]int{}
-		for i, m := range elems {
+		for i, e := range elems {
 			path := fmt.Sprintf("attack[%d]", i)
-			typ, err := p.stringKey(path, "type", m)
-			if err != nil {
-				return p.usage(err, usageAttack)
-			}
-			var name string
-			if _, set := m["name"]; set {
-				if name, err = p.stringKey(path, "name", m); err != nil {
-					return err
-				}
-				if !safeName.MatchString(name) {
-					return p.errf(path+".name", atValue, "attack name %q is not safe as a file name (%s)", name, safeNameRule)
-				}
-				if j, dup := names[name]; dup {
-					return p.errf(path+".name", atValue, `duplicate attack name %q (also attack[%d]); give one a distinct name = "..."`, name, j)
-				}
-				names[name] = i
-			}
+			typ, name, m := e.typ, e.name, e.m
 			c.Attacks = append(c.Attacks, AttackSpec{Type: typ, Name: name, Index: i,
 				Params: p.table(fmt.Sprintf("Attack type %q", typ), path, "attack", "", i, m, "type", "name")})
 		}
@@ -710,45 +681,15 @@ func (p *parser) buildDatasets(c *Config, raw map[string]any) error {
 }
 
 func (p *parser) buildDetectors(c *Config, raw map[string]any) error {
-	var elems []map[string]any
-	switch v := raw["detector"].(type) {
-	case []map[string]any:
-		elems = v
-	case []any:
-		for i, e := range v {
-			m, ok := e.(map[string]any)
-			if !ok {
-				return p.usage(p.errf(fmt.Sprintf("detector[%d]", i), atValue, "expected a table, got %s", tomlTypeName(e)), usageDetector)
-			}
-			elems = append(elems, m)
-		}
+	// Only explicit names are checked here; Run checks the names that
+	// detectors derive from their parameters (e.g. "purview-gauss").
+	elems, err := p.namedTables(raw, "detector", "at least one [[detector]] table is required", usageDetector)
+	if err != nil {
+		return err
 	}
-	if len(elems) == 0 {
-		return p.usage(p.errf("detector", keyOnly, "at least one [[detector]] table is required"), usageDetector)
-	}
-	names := map[string]int{}
-	for i, m := range elems {
+	for i, e := range elems {
 		path := fmt.Sprintf("detector[%d]", i)
-		typ, err := p.stringKey(path, "type", m)
-		if err != nil {
-			return p.usage(err, usageDetector)
-		}
-		// Only explicit names are checked here; Run checks the names that
-		// detectors derive from their parameters (e.g. "purview-gauss").
-		var name string
-		if _, set := m["name"]; set {
-			nameKey := path + ".name"
-			if name, err = p.stringKey(path, "name", m); err != nil {
-				return err
-			}
-			if !safeName.MatchString(name) {
-				return p.errf(nameKey, atValue, "detector name %q is not safe as a file name (%s)", name, safeNameRule)
-			}
-			if j, dup := names[name]; dup {
-				return p.errf(nameKey, atValue, `duplicate detector name %q (also detector[%d]); give one a distinct name = "..."`, name, j)
-			}
-			names[name] = i
-		}
+		typ, name, m := e.typ, e.name, e.m
 		c.Detectors = append(c.Detectors, DetectorSpec{Type: typ, Name: name, Index: i,
 			Params: p.table(fmt.Sprintf("Detector type %q", typ), path, "detector", "", i, m, "type", "name")})
 	}
@@ -777,6 +718,59 @@ func (p *parser) adapt(path string, m map[string]any) ([]string, error) {
 		return nil, p.errf(path+".adapt", atValue, "%s", strings.TrimPrefix(err.Error(), "datasets: adapt: "))
 	}
 	return steps, nil
+}
+
+// namedTable is one table of an array of tables such as [[detector]]: its
+// required type, its optional name and its keys.
+type namedTable struct {
+	typ, name string
+	m         map[string]any
+}
+
+// namedTables reads the array of tables key ("detector", "attack"): at least
+// one, each a table with a string type and an optional name that is safe as
+// a file name and unique among them. none is the error when there are none.
+func (p *parser) namedTables(raw map[string]any, key, none, usage string) ([]namedTable, error) {
+	var elems []map[string]any
+	switch v := raw[key].(type) {
+	case []map[string]any:
+		elems = v
+	case []any:
+		for i, e := range v {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, p.usage(p.errf(fmt.Sprintf("%s[%d]", key, i), atValue, "expected a table, got %s", tomlTypeName(e)), usage)
+			}
+			elems = append(elems, m)
+		}
+	}
+	if len(elems) == 0 {
+		return nil, p.usage(p.errf(key, keyOnly, "%s", none), usage)
+	}
+	var out []namedTable
+	names := map[string]int{}
+	for i, m := range elems {
+		path := fmt.Sprintf("%s[%d]", key, i)
+		typ, err := p.stringKey(path, "type", m)
+		if err != nil {
+			return nil, p.usage(err, usage)
+		}
+		var name string
+		if _, set := m["name"]; set {
+			if name, err = p.stringKey(path, "name", m); err != nil {
+				return nil, err
+			}
+			if !safeName.MatchString(name) {
+				return nil, p.errf(path+".name", atValue, "%s name %q is not safe as a file name (%s)", key, name, safeNameRule)
+			}
+			if j, dup := names[name]; dup {
+				return nil, p.errf(path+".name", atValue, `duplicate %s name %q (also %s[%d]); give one a distinct name = "..."`, key, name, key, j)
+			}
+			names[name] = i
+		}
+		out = append(out, namedTable{typ, name, m})
+	}
+	return out, nil
 }
 
 // stringKey returns the required string key of table path.

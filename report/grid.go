@@ -7,8 +7,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 )
 
@@ -135,19 +133,7 @@ func (g *Grid) Terminal(w io.Writer) error {
 	if _, err := fmt.Fprintln(w, g.Title); err != nil {
 		return errorf("grid %q: %w", g.Title, err)
 	}
-	tbl := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignmentConfig(tw.CellAlignment{PerColumn: align}),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-	)
-	tbl.Header(header)
-	if err := tbl.Bulk(rows); err != nil {
-		return errorf("grid %q: %w", g.Title, err)
-	}
-	if err := tbl.Render(); err != nil {
+	if err := asciiTable(w, header, rows, align); err != nil {
 		return errorf("grid %q: %w", g.Title, err)
 	}
 	if g.Note != "" {

@@ -29,6 +29,15 @@ func (t *Table) Terminal(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%s\nAUROC ×100, in-distribution %s vs each anomaly set (anomalies positive)\n", t.Title, t.InDist); err != nil {
 		return fmt.Errorf("report: terminal table: %w", err)
 	}
+	if err := asciiTable(w, header, rows, align); err != nil {
+		return fmt.Errorf("report: terminal table: %w", err)
+	}
+	return nil
+}
+
+// asciiTable writes a plain ASCII box table (readable in any log) with one
+// alignment per column, cells as given.
+func asciiTable(w io.Writer, header []string, rows [][]string, align []tw.Align) error {
 	tbl := tablewriter.NewTable(w,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
 		// Auto-format would turn "fashion-mnist:test" into "FASHION-MNIST:TEST".
@@ -40,10 +49,7 @@ func (t *Table) Terminal(w io.Writer) error {
 	)
 	tbl.Header(header)
 	if err := tbl.Bulk(rows); err != nil {
-		return fmt.Errorf("report: terminal table: %w", err)
+		return err
 	}
-	if err := tbl.Render(); err != nil {
-		return fmt.Errorf("report: terminal table: %w", err)
-	}
-	return nil
+	return tbl.Render()
 }
