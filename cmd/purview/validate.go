@@ -63,9 +63,17 @@ data.
 		if *offline {
 			note = " (offline: data not read)"
 		}
-		fmt.Fprintf(e.stdout, "%s: OK%s: run %q %s; %s protocol, %d datasets, %s, %d detectors\n",
-			args[0], note, cfg.Name, what, cfg.Evaluate.Protocol, len(cfg.Datasets), tasks, len(cfg.Detectors))
+		fmt.Fprintf(e.stdout, "%s: OK%s: run %q %s; %s protocol, %s, %s, %d detectors\n",
+			args[0], note, cfg.Name, what, cfg.Evaluate.Protocol, plural(len(cfg.Datasets), "dataset"), tasks, len(cfg.Detectors))
 		return nil
 	}
 	return cmd
+}
+
+// plural returns "1 dataset" or "n datasets".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
