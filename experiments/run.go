@@ -382,7 +382,14 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	inAll, inSet, fitSet, anomSets := st.inAll, st.in, st.fit, st.anoms
 	man.Model = &ModelSummary{Arch: net.Arch(), Classes: net.Classes(), Weights: weightsFrom, AccuracyOn: inAll.Name}
 	testAcc := math.NaN()
-	if !slices.Contains(inAll.Labels, -1) {
+	if sharded {
+		// A shard computes its part of the accuracy's forward passes, for
+		// the merge to read back.
+		part := shardSet(inAll, opts.Shard)
+		if _, _, err := net.Forward(part.Images, part.Len()); err != nil {
+			return err
+		}
+	} else if !slices.Contains(inAll.Labels, -1) {
 		if testAcc, err = accuracyOf(net, inAll); err != nil {
 			return err
 		}
