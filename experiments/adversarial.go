@@ -117,7 +117,7 @@ func attackSet(ctx context.Context, cfg *Config, k int, a attacks.Attack, name s
 // so every pair compares the same images before and after a successful
 // attack. (Misclassified samples are attacked too — it keeps the work
 // per-block — and then dropped.)
-func adversarialPairs(ctx context.Context, cfg *Config, st *setup, net *cachedNet, in *evalSet, log io.Writer, dir string) ([]pair, *report.Grid, []string, error) {
+func adversarialPairs(ctx context.Context, cfg *Config, st *setup, net *cachedNet, in *evalSet, log io.Writer, dir string, man *Manifest) ([]pair, *report.Grid, []string, error) {
 	s := in.set
 	n, d, C := s.Len(), s.Dim(), net.Classes()
 	if slices.Contains(s.Labels, -1) {
@@ -171,6 +171,7 @@ func adversarialPairs(ctx context.Context, cfg *Config, st *setup, net *cachedNe
 			}
 		}
 		res.Elapsed = time.Since(start)
+		man.AddPhase("attack "+name, res.Elapsed) // times go to the manifest, not attacks.md, which reruns must reproduce
 		sum := res.Summary()
 		fmt.Fprintf(log, "attack %s\n", sum)
 		res.Elapsed = 0 // saved files hold no timings, so a rerun writes the same bytes

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,6 +141,19 @@ func TestAdversarialProtocol(t *testing.T) {
 	for _, f := range []string{"attacks.md", "attacks.csv", "adv_fgsm.npy", "adv_fgsm.json", "roc_fgsm.png", "table.json", "scores.csv"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing output: %v", err)
+		}
+	}
+	var man Manifest
+	if b, err := os.ReadFile(filepath.Join(dir, ManifestFile)); err != nil || json.Unmarshal(b, &man) != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	timed := map[string]bool{}
+	for _, ph := range man.Phases {
+		timed[ph.Name] = true
+	}
+	for _, a := range []string{"attack fgsm", "attack pgd", "attack deepfool"} {
+		if !timed[a] {
+			t.Errorf("manifest phases %v lack %q", man.Phases, a)
 		}
 	}
 	rows := readCSV(t, filepath.Join(dir, "attacks.csv"))

@@ -423,7 +423,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	case ProtocolAdversarial:
 		var attackGrid *report.Grid
 		var files []string
-		if pairs, attackGrid, files, err = adversarialPairs(ctx, cfg, st, net, inEval, log, dir); err != nil {
+		if pairs, attackGrid, files, err = adversarialPairs(ctx, cfg, st, net, inEval, log, dir, man); err != nil {
 			return err
 		}
 		man.AddOutput(files...)
