@@ -234,10 +234,3 @@ func mean(v []float64) float64 {
 	}
 	return s / float64(len(v))
 }
-
-func maxOf(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	return slices.Max(v)
-}

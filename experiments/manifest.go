@@ -3,8 +3,6 @@ package experiments
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -86,7 +84,6 @@ type Phase struct {
 // NewManifest starts a manifest for a run of cfg begun at start. It reads the
 // build info and runs git; neither can fail the run.
 func NewManifest(cfg *Config, start time.Time) *Manifest {
-	sum := sha256.Sum256(cfg.Raw)
 	m := &Manifest{
 		Version:       "devel",
 		GoVersion:     runtime.Version(),
@@ -97,7 +94,7 @@ func NewManifest(cfg *Config, start time.Time) *Manifest {
 		Dependencies:  []Dependency{},
 		Seed:          cfg.MasterSeed,
 		ConfigFile:    cfg.File,
-		ConfigSHA256:  hex.EncodeToString(sum[:]),
+		ConfigSHA256:  configSHA(cfg),
 		GitDescribe:   gitDescribe(),
 		Start:         start.UTC().Format(time.RFC3339),
 		Phases:        []Phase{},

@@ -82,26 +82,9 @@ func newSetup(cfg *Config) (*setup, error) {
 		if set, ok := loaded[ref]; ok {
 			return set, nil
 		}
-		src := sources[ref.Dataset]
-		switch splits := src.Splits(); {
-		case len(splits) == 0 && ref.Split != "":
-			return nil, cfg.KeyError(key, "dataset %q (%s) has no splits; refer to it as %q", ref.Dataset, src.Kind(), ref.Dataset)
-		case len(splits) > 0 && !slices.Contains(splits, ref.Split):
-			return nil, cfg.KeyError(key, "dataset %q (%s) has no split %q; its splits are %s (write e.g. \"%s:%s\")",
-				ref.Dataset, src.Kind(), ref.Split, strings.Join(splits, ", "), ref.Dataset, splits[len(splits)-1])
-		}
-		set, err := src.Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
+		set, err := loadRef(cfg, sources[ref.Dataset], key, ref, c, h, w)
 		if err != nil {
-			return nil, cfg.KeyError(key, "%v", err)
-		}
-		set.Name = ref.String()
-		if adapt := cfg.Datasets[ref.Dataset].Adapt; len(adapt) > 0 {
-			if set, err = datasets.Adapt(set, c, h, w, datasets.AdaptSpec{Steps: adapt}); err != nil {
-				return nil, cfg.KeyError("datasets."+ref.Dataset+".adapt", "%v", err)
-			}
-		}
-		if set.C != c || set.H != h || set.W != w {
-			return nil, cfg.KeyError(key, "%s has %dx%dx%d images; model %s takes %dx%dx%d (add e.g. adapt = [\"channels\", \"resize\"] to [datasets.%s])", set.Name, set.C, set.H, set.W, cfg.Model.Arch, c, h, w, ref.Dataset)
+			return nil, err
 		}
 		loaded[ref] = set
 		return set, nil
@@ -243,20 +226,37 @@ func InDistSet(cfg *Config) (*datasets.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	ref := cfg.Evaluate.InDist
 	c, h, w, err := models.InputShapeOf(cfg.Model.Arch)
 	if err != nil {
 		return nil, cfg.KeyError("model.arch", "%v", err)
 	}
-	set, err := sources[ref.Dataset].Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
+	ref := cfg.Evaluate.InDist
+	return loadRef(cfg, sources[ref.Dataset], "evaluate.in_dist", ref, c, h, w)
+}
+
+// loadRef reads the set ref (named by config key) from src, checking its
+// split, applies its dataset's adapt steps and checks that it has the
+// model's c×h×w images.
+func loadRef(cfg *Config, src datasets.Source, key string, ref Ref, c, h, w int) (*datasets.Set, error) {
+	switch splits := src.Splits(); {
+	case len(splits) == 0 && ref.Split != "":
+		return nil, cfg.KeyError(key, "dataset %q (%s) has no splits; refer to it as %q", ref.Dataset, src.Kind(), ref.Dataset)
+	case len(splits) > 0 && !slices.Contains(splits, ref.Split):
+		return nil, cfg.KeyError(key, "dataset %q (%s) has no split %q; its splits are %s (write e.g. \"%s:%s\")",
+			ref.Dataset, src.Kind(), ref.Split, strings.Join(splits, ", "), ref.Dataset, splits[len(splits)-1])
+	}
+	set, err := src.Load(datasets.Request{Split: ref.Split, C: c, H: h, W: w, Seed: cfg.Seed("data:" + ref.String())})
 	if err != nil {
-		return nil, cfg.KeyError("evaluate.in_dist", "%v", err)
+		return nil, cfg.KeyError(key, "%v", err)
 	}
 	set.Name = ref.String()
 	if adapt := cfg.Datasets[ref.Dataset].Adapt; len(adapt) > 0 {
 		if set, err = datasets.Adapt(set, c, h, w, datasets.AdaptSpec{Steps: adapt}); err != nil {
 			return nil, cfg.KeyError("datasets."+ref.Dataset+".adapt", "%v", err)
 		}
+	}
+	if set.C != c || set.H != h || set.W != w {
+		return nil, cfg.KeyError(key, "%s has %dx%dx%d images; model %s takes %dx%dx%d (add e.g. adapt = [\"channels\", \"resize\"] to [datasets.%s])", set.Name, set.C, set.H, set.W, cfg.Model.Arch, c, h, w, ref.Dataset)
 	}
 	return set, nil
 }
