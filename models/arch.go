@@ -6,25 +6,32 @@ import (
 	"math/rand/v2"
 )
 
-// Arch names.
+// Arch names of the fixed architectures. The zoo's families also take
+// parameters in the name (see ParseArch): "resnet34-w16", "densenet-bc-40-12",
+// "wrn-40-2".
 const (
 	ArchLeNet5        = "lenet5"
 	ArchLeNet5Dropout = "lenet5-dropout"
 	ArchResNet20      = "resnet20"
+	ArchResNet18      = "resnet18"
+	ArchResNet34      = "resnet34"
+	ArchDenseNet100   = "densenet100"
+	ArchWRN2810       = "wrn-28-10"
 )
 
-// Archs lists the architectures NewNetwork knows.
-func Archs() []string { return []string{ArchLeNet5, ArchLeNet5Dropout, ArchResNet20} }
+// Archs lists the named architectures New knows; ParseArch accepts the
+// parameterised forms of the same families as well.
+func Archs() []string {
+	return []string{ArchLeNet5, ArchLeNet5Dropout, ArchResNet20, ArchResNet18, ArchResNet34, ArchDenseNet100, ArchWRN2810}
+}
 
 // InputShapeOf returns the input image shape of an architecture.
 func InputShapeOf(arch string) (c, h, w int, err error) {
-	switch arch {
-	case ArchLeNet5, ArchLeNet5Dropout:
-		return 1, 28, 28, nil
-	case ArchResNet20:
-		return 3, 32, 32, nil
+	a, err := ParseArch(arch)
+	if err != nil {
+		return 0, 0, 0, err
 	}
-	return 0, 0, 0, fmt.Errorf("models: unknown architecture %q (known: %v)", arch, Archs())
+	return a.in.c, a.in.h, a.in.w, nil
 }
 
 // BatchNorm constants, PyTorch's defaults.
@@ -37,18 +44,21 @@ const (
 type opKind uint8
 
 const (
-	opConv    opKind = iota // y = W ⊛ x (+ b): square kernel, stride, zero padding
-	opBN                    // BatchNorm2d: y = γ·(x − μ)/√(σ² + ε) + β
-	opReLU                  // y = max(x, 0), in place
-	opMaxPool               // 2×2 windows, stride 2
-	opAdd                   // y = x + x2, in place on x (residual connection)
-	opGAP                   // global average pool: C×H×W → C
-	opLinear                // y = W·flatten(x) + b
-	opDropout               // inverted dropout, in place; identity in eval mode
+	opConv      opKind = iota // y = W ⊛ x (+ b): square kernel, stride, zero padding
+	opBN                      // BatchNorm2d: y = γ·(x − μ)/√(σ² + ε) + β
+	opReLU                    // y = max(x, 0), in place
+	opMaxPool                 // 2×2 windows, stride 2
+	opAdd                     // y = x + x2, in place on x (residual connection)
+	opGAP                     // global average pool: C×H×W → C
+	opLinear                  // y = W·flatten(x) + b
+	opDropout                 // inverted dropout, in place; identity in eval mode
+	opConcat                  // y = [x, x2] along channels (DenseNet)
+	opAvgPool                 // 2×2 mean, stride 2 (DenseNet transitions)
+	opNormalize               // y = (x − mean_c)/std_c, constants (input normalisation)
 )
 
 func (k opKind) String() string {
-	return [...]string{"conv", "bn", "relu", "maxpool", "add", "gap", "linear", "dropout"}[k]
+	return [...]string{"conv", "bn", "relu", "maxpool", "add", "gap", "linear", "dropout", "concat", "avgpool", "normalize"}[k]
 }
 
 // op is one step of a program: it reads value in (and in2 for add) and
@@ -58,12 +68,14 @@ type op struct {
 	name    string // module name in the state_dict ("conv1", "blocks.0.bn1")
 	in, in2 int
 	out     int
-	k       int     // conv kernel size
-	stride  int     // conv stride
-	pad     int     // conv zero padding
-	w, b    int     // indices into params (−1: none); BN: γ and β
-	rm, rv  int     // BN: indices into buffers (running mean and variance)
-	p       float64 // dropout probability
+	k       int       // conv kernel size
+	stride  int       // conv stride
+	pad     int       // conv zero padding
+	w, b    int       // indices into params (−1: none); BN: γ and β
+	rm, rv  int       // BN: indices into buffers (running mean and variance)
+	p       float64   // dropout probability
+	mean    []float32 // normalize: per-channel mean and standard deviation
+	std     []float32
 }
 
 // shape is the shape of one sample's value: C×H×W (linear values are C×1×1).
@@ -83,6 +95,10 @@ type program struct {
 	tapVal []int // value of each tap
 	feat   int   // penultimate features
 	logits int
+	// constant[v] says value v does not depend on any parameter (the input
+	// and its normalisation): backward passes stop there unless the input
+	// gradient is wanted.
+	constant []bool
 }
 
 // builder assembles a program and its parameters in state_dict order,
@@ -94,6 +110,7 @@ type builder struct {
 	order   []stateRef
 	uses    []int // consumers per value (in-place ops need a sole consumer)
 	rng     *rand.Rand
+	x       int // the network's input: value 0, or its normalisation
 }
 
 // stateRef places one tensor of the state_dict: a param or a buffer.
@@ -102,9 +119,16 @@ type stateRef struct {
 	i      int
 }
 
-func newBuilder(in shape, seed uint64) *builder {
-	b := &builder{rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+func newBuilder(in shape, sp Spec) *builder {
+	b := &builder{rng: rand.New(rand.NewPCG(sp.Seed, 0x9e3779b97f4a7c15))}
 	b.value(in, -1)
+	if sp.Mean != nil {
+		m, s := make([]float32, in.c), make([]float32, in.c)
+		for c := range m {
+			m[c], s[c] = float32(sp.Mean[c]), float32(sp.Std[c])
+		}
+		b.x = b.normalize(0, m, s)
+	}
 	return b
 }
 
@@ -230,6 +254,38 @@ func (b *builder) linear(name string, in, out int) int {
 	return o.out
 }
 
+// concat adds y = [x, x2] along channels (same height and width).
+func (b *builder) concat(in, in2 int) int {
+	s, s2 := b.prog.vals[in], b.prog.vals[in2]
+	if s.h != s2.h || s.w != s2.w {
+		panic(fmt.Sprintf("models: concat of %v and %v", s, s2))
+	}
+	b.use(in)
+	b.use(in2)
+	o := op{kind: opConcat, in: in, in2: in2, out: b.value(shape{s.c + s2.c, s.h, s.w}, -1)}
+	b.prog.ops = append(b.prog.ops, o)
+	return o.out
+}
+
+// avgpool adds a 2×2 mean pool with stride 2 (F.avg_pool2d(x, 2)).
+func (b *builder) avgpool(in int) int {
+	s := b.prog.vals[in]
+	b.use(in)
+	o := op{kind: opAvgPool, in: in, out: b.value(shape{s.c, s.h / 2, s.w / 2}, -1)}
+	b.prog.ops = append(b.prog.ops, o)
+	return o.out
+}
+
+// normalize adds y = (x − mean_c)/std_c with constants, as torchvision's
+// Normalize transform, so published weights see the inputs they were
+// trained on while the harness keeps images in [0,1].
+func (b *builder) normalize(in int, mean, std []float32) int {
+	b.use(in)
+	o := op{kind: opNormalize, in: in, mean: mean, std: std, out: b.value(b.prog.vals[in], -1)}
+	b.prog.ops = append(b.prog.ops, o)
+	return o.out
+}
+
 func (b *builder) tap(name string, v int) {
 	s := b.prog.vals[v]
 	b.prog.taps = append(b.prog.taps, Tap{Name: name, C: s.c, H: s.h, W: s.w})
@@ -247,6 +303,22 @@ func (b *builder) finish(logits int) program {
 			}
 		}
 	}
+	// A tapped value must survive the pass: no in-place op may overwrite it.
+	for ti, v := range b.prog.tapVal {
+		for _, o := range b.prog.ops {
+			// (Dropout is exempt: it is the identity in the passes that read taps.)
+			if (o.kind == opReLU || o.kind == opAdd) && o.in == v {
+				panic(fmt.Sprintf("models: tap %s is overwritten by an in-place %v", b.prog.taps[ti].Name, o.kind))
+			}
+		}
+	}
+	b.prog.constant = make([]bool, len(b.prog.vals))
+	b.prog.constant[0] = true
+	for _, o := range b.prog.ops {
+		if o.kind == opNormalize && b.prog.constant[o.in] {
+			b.prog.constant[o.out] = true
+		}
+	}
 	b.prog.logits = logits
 	b.prog.feat = b.prog.tapVal[len(b.prog.tapVal)-1]
 	return b.prog
@@ -256,9 +328,9 @@ func (b *builder) finish(logits int) program {
 // conv2 5×5×16 → ReLU → maxpool 2 → fc1 400→120 → ReLU → fc2 120→84 → ReLU →
 // fc3 84→C, with dropout p after the ReLUs of fc1 and fc2 when p > 0. Taps:
 // the outputs of conv1, conv2 (after pooling), fc1 and fc2 (after ReLU).
-func lenet5(classes int, p float64, seed uint64) *builder {
-	b := newBuilder(shape{1, 28, 28}, seed)
-	h := b.maxpool(b.relu(b.conv("conv1", 0, 6, 5, 1, 2, true)))
+func lenet5(sp Spec, p float64) *builder {
+	b := newBuilder(shape{1, 28, 28}, sp)
+	h := b.maxpool(b.relu(b.conv("conv1", b.x, 6, 5, 1, 2, true)))
 	b.tap("conv1", h)
 	h = b.maxpool(b.relu(b.conv("conv2", h, 16, 5, 1, 0, true)))
 	b.tap("conv2", h)
@@ -272,7 +344,7 @@ func lenet5(classes int, p float64, seed uint64) *builder {
 			h = b.dropout(h, p)
 		}
 	}
-	b.finish(b.linear("fc3", h, classes))
+	b.finish(b.linear("fc3", h, sp.Classes))
 	return b
 }
 
@@ -283,9 +355,9 @@ func lenet5(classes int, p float64, seed uint64) *builder {
 // ReLU(bn2(conv2(ReLU(bn1(conv1(x))))) + shortcut(x)). Taps: "bn1" (after its
 // ReLU), "blocks.0" … "blocks.8" (block outputs) and "avgpool" (the pooled
 // 64 features, the penultimate layer).
-func resnet20(classes int, seed uint64) *builder {
-	b := newBuilder(shape{3, 32, 32}, seed)
-	h := b.relu(b.bn("bn1", b.conv("conv1", 0, 16, 3, 1, 1, false)))
+func resnet20(sp Spec) *builder {
+	b := newBuilder(shape{3, 32, 32}, sp)
+	h := b.relu(b.bn("bn1", b.conv("conv1", b.x, 16, 3, 1, 1, false)))
 	b.tap("bn1", h)
 	cin, n := 16, 0
 	for stage, width := range []int{16, 32, 64} {
@@ -309,6 +381,6 @@ func resnet20(classes int, seed uint64) *builder {
 	}
 	h = b.gap(h)
 	b.tap("avgpool", h)
-	b.finish(b.linear("fc", h, classes))
+	b.finish(b.linear("fc", h, sp.Classes))
 	return b
 }

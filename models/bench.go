@@ -24,7 +24,7 @@ type BenchResult struct {
 }
 
 // benchArchs maps torch_ref.py's model names to architectures.
-var benchArchs = map[string]string{"lenet": ArchLeNet5, "resnet20": ArchResNet20}
+var benchArchs = map[string]string{"lenet": ArchLeNet5, "resnet20": ArchResNet20, "resnet34": ArchResNet34}
 
 // BenchKeys lists the workloads Bench runs, named as in ../shared/bench/torch_ref.py
 // so that results can be set side by side with its JSON output:
@@ -37,10 +37,13 @@ var benchArchs = map[string]string{"lenet": ArchLeNet5, "resnet20": ArchResNet20
 //
 // with B = 64 for lenet and 32 for resnet20. torch_ref.py's purview_loop (one
 // backward per sample) has no counterpart: the harness only has the batched form.
+// ResNet-34 (the paper's model; its peer workloads live in scripts/bench.py)
+// runs forward_b64, purview_vmap_b16 and input_grad_b16.
 func BenchKeys() []string {
 	return []string{
 		"lenet/train_b64", "lenet/forward_b256", "lenet/purview_vmap_b64", "lenet/input_grad_b64",
 		"resnet20/train_b32", "resnet20/forward_b256", "resnet20/purview_vmap_b64", "resnet20/input_grad_b64",
+		"resnet34/forward_b64", "resnet34/purview_vmap_b16", "resnet34/input_grad_b16",
 	}
 }
 
@@ -102,23 +105,32 @@ func (s *Sequential) benchCall(work string) (func() error, int, error) {
 			tr.step(1e-4)
 			return nil
 		}, bs, nil
-	case work == "forward_b256":
-		x := randInput01(256*s.c*s.h*s.w, 3)
+	}
+	kind, bs := work, 0
+	if i := strings.LastIndex(work, "_b"); i > 0 {
+		kind = work[:i]
+		if _, err := fmt.Sscanf(work[i:], "_b%d", &bs); err != nil || bs < 1 {
+			return nil, 0, fmt.Errorf("models: bad benchmark %q", work)
+		}
+	}
+	switch kind {
+	case "forward":
+		x := randInput01(bs*s.c*s.h*s.w, 3)
 		return func() error {
-			_, _, err := s.Forward(x, 256)
+			_, _, err := s.Forward(x, bs)
 			return err
-		}, 256, nil
-	case work == "purview_vmap_b64":
-		x := randInput01(64*s.c*s.h*s.w, 4)
+		}, bs, nil
+	case "purview_vmap":
+		x := randInput01(bs*s.c*s.h*s.w, 4)
 		ones := make([]float32, s.classes)
 		for i := range ones {
 			ones[i] = 1
 		}
-		dst := make([]float64, 64*len(s.params))
+		dst := make([]float64, bs*len(s.params))
 		c := Confound{Label: ones, Act: Sigmoid}
-		return func() error { return s.GradNorms(x, 64, c, dst) }, 64, nil
-	case work == "input_grad_b64":
-		x := randInput01(64*s.c*s.h*s.w, 5)
+		return func() error { return s.GradNorms(x, bs, c, dst) }, bs, nil
+	case "input_grad":
+		x := randInput01(bs*s.c*s.h*s.w, 5)
 		grad := make([]float32, len(x))
 		loss := func(i int, z, g []float32) float64 {
 			// Cross-entropy against label i mod C: log Σ e^z − z_y.
@@ -138,9 +150,9 @@ func (s *Sequential) benchCall(work string) (func() error, int, error) {
 			return log64(sum) + float64(m-z[y])
 		}
 		return func() error {
-			_, _, err := s.InputGrad(x, 64, loss, grad)
+			_, _, err := s.InputGrad(x, bs, loss, grad)
 			return err
-		}, 64, nil
+		}, bs, nil
 	}
 	return nil, 0, fmt.Errorf("models: unknown benchmark workload %q", work)
 }

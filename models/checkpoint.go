@@ -2,6 +2,7 @@ package models
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -25,13 +26,28 @@ type StateDicter interface {
 // `safetensors.torch.load_file` followed by `model.load_state_dict` reads it
 // (PyTorch fills in the missing num_batches_tracked). It writes StateDict()
 // when net has one, else Params(). The header metadata records the
-// architecture and the class count. The file bytes depend only on the weights.
+// architecture, the class count and the input normalisation (JSON lists
+// "mean" and "std") when the network has one. The file bytes depend only on the weights.
 func SaveCheckpoint(path string, net Network) error {
-	views := map[string]safetensors.TensorView{}
 	ps := net.Params()
 	if sd, ok := net.(StateDicter); ok {
 		ps = sd.StateDict()
 	}
+	meta := map[string]string{"arch": net.Arch(), "classes": strconv.Itoa(net.Classes()), "format": "pt"}
+	if n, ok := net.(interface{ Normalization() (mean, std []float64) }); ok {
+		if mean, std := n.Normalization(); mean != nil {
+			mj, _ := json.Marshal(mean)
+			sj, _ := json.Marshal(std)
+			meta["mean"], meta["std"] = string(mj), string(sj)
+		}
+	}
+	return WriteTensors(path, ps, meta)
+}
+
+// WriteTensors writes ps as float32 safetensors with header metadata meta,
+// atomically. The bytes depend only on the tensors and meta.
+func WriteTensors(path string, ps []Param, meta map[string]string) error {
+	views := map[string]safetensors.TensorView{}
 	for _, p := range ps {
 		buf := make([]byte, 4*len(p.Data))
 		for i, v := range p.Data {
@@ -47,7 +63,6 @@ func SaveCheckpoint(path string, net Network) error {
 		}
 		views[p.Name] = tv
 	}
-	meta := map[string]string{"arch": net.Arch(), "classes": strconv.Itoa(net.Classes()), "format": "pt"}
 	data, err := safetensors.Serialize(views, meta)
 	if err != nil {
 		return fmt.Errorf("models: checkpoint %s: %w", path, err)
@@ -83,21 +98,68 @@ func ReadCheckpoint(path string) ([]Param, map[string]string, error) {
 			continue
 		}
 		tv, _ := st.Tensor(name)
-		if tv.DType() != safetensors.F32 {
-			return nil, nil, fmt.Errorf("models: checkpoint %s: tensor %s has dtype %v, want F32 (convert with tensor.float() before saving)", path, name, tv.DType())
-		}
 		shape := make([]int, len(tv.Shape()))
 		for i, d := range tv.Shape() {
 			shape[i] = int(d)
 		}
-		b := tv.Data()
-		d := make([]float32, len(b)/4)
-		for i := range d {
-			d[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		d, err := toFloat32(tv.DType(), tv.Data())
+		if err != nil {
+			return nil, nil, fmt.Errorf("models: checkpoint %s: tensor %s: %v", path, name, err)
 		}
 		ps = append(ps, Param{Name: name, Shape: shape, Data: d})
 	}
 	return ps, header.Metadata(), nil
+}
+
+// toFloat32 decodes little-endian F32, F64, F16 or BF16 values. Half
+// precision widens exactly; F64 rounds to nearest.
+func toFloat32(dt safetensors.DType, b []byte) ([]float32, error) {
+	var d []float32
+	switch dt {
+	case safetensors.F32:
+		d = make([]float32, len(b)/4)
+		for i := range d {
+			d[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	case safetensors.F64:
+		d = make([]float32, len(b)/8)
+		for i := range d {
+			d[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		}
+	case safetensors.BF16:
+		d = make([]float32, len(b)/2)
+		for i := range d {
+			d[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
+		}
+	case safetensors.F16:
+		d = make([]float32, len(b)/2)
+		for i := range d {
+			d[i] = half(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+	default:
+		return nil, fmt.Errorf("dtype %v is not a floating-point type (want F32, F64, F16 or BF16)", dt)
+	}
+	return d, nil
+}
+
+// half widens an IEEE 754 binary16 value.
+func half(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf, NaN
+		return math.Float32frombits(sign | 0xff<<23 | man<<13)
+	case exp == 0 && man == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: m·2⁻²⁴
+		v := float32(man) / (1 << 24)
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
 }
 
 // LoadCheckpoint reads path into net. Missing, unexpected and mis-shaped tensors

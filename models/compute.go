@@ -17,18 +17,51 @@ const (
 	resNetBatch  = 32
 )
 
+// engineBudget bounds the value buffers of one engine of the zoo's larger
+// networks (ResNet-18/34, DenseNet, WideResNet), whose batch sizes are the
+// largest power of two (≤ ForwardBatch, GradBatch) whose activations fit it,
+// gradients counted for gradient passes: ResNet-34 runs 32 / 16, WRN-28-10
+// 8 / 4. The batch size depends only on the architecture.
+const engineBudget = 256 << 20
+
 func (s *Sequential) forwardBatch() int {
-	if s.arch == ArchResNet20 {
+	switch s.arch {
+	case ArchLeNet5, ArchLeNet5Dropout:
+		return ForwardBatch
+	case ArchResNet20:
 		return resNetBatch
 	}
-	return ForwardBatch
+	return pow2Batch(engineBudget/s.sampleBytes(), ForwardBatch)
 }
 
 func (s *Sequential) gradBatch() int {
-	if s.arch == ArchResNet20 {
+	switch s.arch {
+	case ArchLeNet5, ArchLeNet5Dropout:
+		return GradBatch
+	case ArchResNet20:
 		return resNetBatch
 	}
-	return GradBatch
+	return pow2Batch(engineBudget/(2*s.sampleBytes()), GradBatch)
+}
+
+// sampleBytes is the size of one sample's value buffers.
+func (s *Sequential) sampleBytes() int {
+	n := 0
+	for v, sh := range s.prog.vals {
+		if s.prog.root[v] == v {
+			n += 4 * sh.size()
+		}
+	}
+	return n
+}
+
+// pow2Batch returns the largest power of two ≤ min(n, most), at least 1.
+func pow2Batch(n, most int) int {
+	b := 1
+	for 2*b <= min(n, most) {
+		b *= 2
+	}
+	return b
 }
 
 // eachBatch runs fn on batches [lo,hi) of n samples, batch size bs, with up to

@@ -217,6 +217,52 @@ func (s *Sequential) build(k engineKey) (*engine, error) {
 			if err != nil {
 				return nil, wrap("gap", err)
 			}
+		case opConcat:
+			if y, err = G.Concat(1, h, nodes[o.in2]); err != nil {
+				return nil, wrap("concat", err)
+			}
+		case opAvgPool:
+			// As a product: rows of two image rows (B·C·H/2 × 2W) times the
+			// constant 2W × W/2 matrix with 1/4 where a column's window
+			// holds the input.
+			sh := h.Shape()
+			W := sh[3]
+			mv := make([]float64, 2*W*(W/2))
+			for r := 0; r < 2; r++ {
+				for x := 0; x < W; x++ {
+					mv[(r*W+x)*(W/2)+x/2] = 0.25
+				}
+			}
+			md := castData(make([]float32, len(mv)), 1, false, dt)
+			for i, v := range mv {
+				switch d := md.(type) {
+				case []float32:
+					d[i] = float32(v)
+				case []float64:
+					d[i] = v
+				}
+			}
+			M := G.NewMatrix(g, dt, G.WithShape(2*W, W/2), G.WithName(fmt.Sprintf("avgpool%d", i)),
+				G.WithValue(tensor.New(tensor.WithShape(2*W, W/2), tensor.WithBacking(md))))
+			if y, err = G.Reshape(h, tensor.Shape{sh[0] * sh[1] * sh[2] / 2, 2 * W}); err == nil {
+				if y, err = G.Mul(y, M); err == nil {
+					y, err = G.Reshape(y, tensor.Shape{sh[0], sh[1], sh[2] / 2, W / 2})
+				}
+			}
+			if err != nil {
+				return nil, wrap("avgpool", err)
+			}
+		case opNormalize:
+			mu, sd := make([]float64, len(o.mean)), make([]float64, len(o.std))
+			for c := range mu {
+				mu[c], sd[c] = float64(o.mean[c]), float64(o.std[c])
+			}
+			if y, err = G.BroadcastSub(h, constant(fmt.Sprintf("norm%d.mean", i), mu), nil, bcast); err == nil {
+				y, err = G.BroadcastHadamardDiv(y, constant(fmt.Sprintf("norm%d.std", i), sd), nil, bcast)
+			}
+			if err != nil {
+				return nil, wrap("normalize", err)
+			}
 		case opLinear:
 			if h.Dims() != 2 {
 				if h, err = G.Reshape(h, tensor.Shape{batch, s.prog.vals[o.in].size()}); err != nil {

@@ -151,6 +151,12 @@ func (e *nengine) forward(nops int, pm passMode) {
 			e.gapForward(o)
 		case opLinear:
 			e.linearForward(o)
+		case opConcat:
+			e.concatPass(o, false)
+		case opAvgPool:
+			e.avgPoolPass(o, false)
+		case opNormalize:
+			e.normalizePass(o, false)
 		case opDropout:
 			if pm.dropout {
 				y, mk := e.vals[o.out], e.masks[i]
@@ -532,6 +538,85 @@ func (e *nengine) linearForward(o *op) {
 	}
 }
 
+// concatPass copies both inputs into the output, sample by sample
+// (forward), or adds the output gradient's two channel ranges onto the
+// inputs' gradients (backward).
+func (e *nengine) concatPass(o *op, backward bool) {
+	p := &e.s.prog
+	n1, n2 := p.vals[o.in].size(), p.vals[o.in2].size()
+	if !backward {
+		x1, x2, y := e.vals[o.in], e.vals[o.in2], e.vals[o.out]
+		e.par(e.batch, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				copy(y[b*(n1+n2):], x1[b*n1:(b+1)*n1])
+				copy(y[b*(n1+n2)+n1:], x2[b*n2:(b+1)*n2])
+			}
+		})
+		return
+	}
+	g1, g2, g := e.grads[o.in], e.grads[o.in2], e.grads[o.out]
+	e.par(e.batch, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			addTo(g1[b*n1:(b+1)*n1], g[b*(n1+n2):])
+			addTo(g2[b*n2:(b+1)*n2], g[b*(n1+n2)+n1:])
+		}
+	})
+}
+
+// avgPoolPass is the 2×2, stride-2 mean pool: y = (x₀₀ + x₀₁ + x₁₀ + x₁₁)/4
+// (forward), or ∂x += δ/4 on each of a window's inputs (backward).
+func (e *nengine) avgPoolPass(o *op, backward bool) {
+	p := &e.s.prog
+	in, out := p.vals[o.in], p.vals[o.out]
+	x, y := e.vals[o.in], e.vals[o.out]
+	if backward {
+		x, y = e.grads[o.in], e.grads[o.out]
+	}
+	e.par(e.batch*in.c, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			plane := x[bc*in.h*in.w:][:in.h*in.w]
+			yo := y[bc*out.h*out.w:][:out.h*out.w]
+			for oy := 0; oy < out.h; oy++ {
+				r0, r1 := plane[2*oy*in.w:][:in.w], plane[(2*oy+1)*in.w:][:in.w]
+				for ox := 0; ox < out.w; ox++ {
+					if backward {
+						d := yo[oy*out.w+ox] / 4
+						r0[2*ox] += d
+						r0[2*ox+1] += d
+						r1[2*ox] += d
+						r1[2*ox+1] += d
+						continue
+					}
+					yo[oy*out.w+ox] = (r0[2*ox] + r0[2*ox+1] + r1[2*ox] + r1[2*ox+1]) / 4
+				}
+			}
+		}
+	})
+}
+
+// normalizePass computes y = (x − mean_c)/std_c (forward) or ∂x += δ/std_c
+// (backward).
+func (e *nengine) normalizePass(o *op, backward bool) {
+	sh := e.s.prog.vals[o.in]
+	C, HW := sh.c, sh.h*sh.w
+	e.par(e.batch*C, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			m, sd := o.mean[bc%C], o.std[bc%C]
+			if backward {
+				gi, g := e.grads[o.in][bc*HW:][:HW], e.grads[o.out][bc*HW:][:HW]
+				for j, v := range g {
+					gi[j] += v / sd
+				}
+				continue
+			}
+			x, y := e.vals[o.in][bc*HW:][:HW], e.vals[o.out][bc*HW:][:HW]
+			for j, v := range x {
+				y[j] = (v - m) / sd
+			}
+		}
+	})
+}
+
 // backOpts says what a backward pass computes besides the value gradients.
 type backOpts struct {
 	params    bool      // accumulate ∂J/∂θ into pgrad
@@ -554,7 +639,7 @@ func (e *nengine) backward(nops int, bo backOpts) {
 	p := &e.s.prog
 	for i := nops - 1; i >= 0; i-- {
 		o := &p.ops[i]
-		needIn := o.in != 0 || bo.inputGrad
+		needIn := !p.constant[o.in] || bo.inputGrad
 		switch o.kind {
 		case opConv:
 			e.convBackward(o, bo, needIn)
@@ -590,6 +675,14 @@ func (e *nengine) backward(nops int, bo backOpts) {
 			}
 		case opLinear:
 			e.linearBackward(o, bo, needIn)
+		case opConcat:
+			e.concatPass(o, true)
+		case opAvgPool:
+			e.avgPoolPass(o, true)
+		case opNormalize:
+			if needIn {
+				e.normalizePass(o, true)
+			}
 		case opDropout:
 			if bo.pm.dropout {
 				g, mk := e.grads[o.out], e.masks[i]

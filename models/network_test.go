@@ -180,7 +180,7 @@ func TestCheckpointErrors(t *testing.T) {
 	}{
 		{filepath.Join(dir, "missing.safetensors"), "no such file"},
 		{garbage, "not a safetensors file"},
-		{bad, "mis-shaped [fc3.weight [12 84] (want [10 84]) fc3.bias [12] (want [10])]"},
+		{bad, "weights do not fit: mis-shaped 2 [fc3.weight [12 84] (want [10 84]), fc3.bias [12] (want [10])]"},
 	} {
 		err := LoadCheckpoint(c.path, net)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

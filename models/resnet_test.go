@@ -199,14 +199,31 @@ func TestResNetReferenceFiniteDifferences(t *testing.T) {
 // features, input and feature gradients equal gorgonia's float64 autodiff
 // (batch-1 graphs for the purview features) within float32 rounding.
 func TestResNetMatchesReference(t *testing.T) {
-	net := newResNet(t, 33)
+	matchReference(t, newResNet(t, 33), 34, []tapReduce{{"blocks.4", ChannelMean}, {"bn1", Flatten}, {"avgpool", Flatten}})
+}
+
+type tapReduce struct {
+	name string
+	r    Reduce
+}
+
+// matchReference compares every native output of net on two random images
+// drawn with seed with the gorgonia reference: logits and taps (forward),
+// purview features for a sigmoid and a softmax confounding label (batch-1
+// autodiff), the input gradient of a cross-entropy, and the input gradient
+// of a quadratic loss on each of featTaps.
+func matchReference(t *testing.T, net *Sequential, seed uint64, featTaps []tapReduce) {
+	t.Helper()
 	const n = 2
-	x := randInput(net, n, 34)
+	x := randInput(net, n, seed)
 	logits, feats, err := net.Forward(x, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, _ := net.build(engineKey{batch: n, dtype: tensor.Float64, mode: modeForward})
+	e, err := net.build(engineKey{batch: n, dtype: tensor.Float64, mode: modeForward})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.load(x, n)
 	if err := e.run(); err != nil {
 		t.Fatal(err)
@@ -227,8 +244,10 @@ func TestResNetMatchesReference(t *testing.T) {
 		t.Error("last tap differs from Forward's features")
 	}
 
-	for _, c := range []Confound{{Label: allOnes, Act: Sigmoid}, {Label: []float32{1, 0, 0, 1, 0, 0, 0, 1, 0, 0}, Act: Softmax}} {
-		got := make([]float64, n*65)
+	np := len(net.GradNames())
+	confounds := []Confound{{Label: allOnes, Act: Sigmoid}, {Label: []float32{1, 0, 0, 1, 0, 0, 0, 1, 0, 0}, Act: Softmax}}
+	for _, c := range confounds {
+		got := make([]float64, n*np)
 		if err := net.GradNorms(x, n, c, got); err != nil {
 			t.Fatal(err)
 		}
@@ -242,8 +261,8 @@ func TestResNetMatchesReference(t *testing.T) {
 				for _, v := range g {
 					want += v * v
 				}
-				if e := relErr(got[i*65+j], want); e > 1e-4 {
-					t.Errorf("%v sample %d %s: batched %g, batch-1 reference %g (rel err %.2g)", c.Act, i, net.GradNames()[j], got[i*65+j], want, e)
+				if e := relErr(got[i*np+j], want); e > 1e-4 {
+					t.Errorf("%v sample %d %s: batched %g, batch-1 reference %g (rel err %.2g)", c.Act, i, net.GradNames()[j], got[i*np+j], want, e)
 				}
 			}
 		}
@@ -261,10 +280,7 @@ func TestResNetMatchesReference(t *testing.T) {
 	if d := relDiff(grad, ref); d > 1e-4 {
 		t.Errorf("InputGrad differs from the reference by %.2g", d)
 	}
-	for _, tap := range []struct {
-		name string
-		r    Reduce
-	}{{"blocks.4", ChannelMean}, {"bn1", Flatten}, {"avgpool", Flatten}} {
+	for _, tap := range featTaps {
 		if _, err := net.FeatureGrad(x, n, tap.name, tap.r, float32Loss(quadLoss), grad); err != nil {
 			t.Fatal(err)
 		}

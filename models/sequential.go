@@ -1,8 +1,11 @@
 package models
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 )
 
 // Sequential is a CNN described by a program: a list of layers (convolution,
@@ -24,37 +27,67 @@ type Sequential struct {
 	buffers []Param    // BN running mean and variance
 	order   []stateRef // params and buffers in state_dict order
 
+	mean, std []float64 // input normalisation (nil: none)
+
 	workers int
 	pool    enginePool // gorgonia reference graphs
 	native  nativePool
 }
 
-// NewNetwork returns a network of the named architecture with weights drawn as
-// PyTorch's default initialisation does (convolution and linear weights and
-// biases U(−1/√fan_in, 1/√fan_in); BatchNorm γ = 1, β = 0, running mean 0,
-// variance 1), from a PCG source seeded with seed.
+// Spec says which network New builds.
+type Spec struct {
+	Arch    string // a name of Archs, or a parameterised form (ParseArch)
+	Classes int    // ≥ 2
+	Seed    uint64 // initial weights
+	// Mean and Std, when set (one value per input channel, Std > 0), make the
+	// network's first layer y = (x − Mean_c)/Std_c, torchvision's Normalize:
+	// published weights expect normalised inputs while the harness's images
+	// stay in [0,1]. Gradients with respect to the input pass through it.
+	Mean, Std []float64
+}
+
+// NewNetwork returns a network of the named architecture without input
+// normalisation; see New.
 func NewNetwork(arch string, classes int, seed uint64) (*Sequential, error) {
-	if _, _, _, err := InputShapeOf(arch); err != nil {
+	return New(Spec{Arch: arch, Classes: classes, Seed: seed})
+}
+
+// New returns the network sp describes, with weights drawn as PyTorch's
+// default initialisation does (convolution and linear weights and biases
+// U(−1/√fan_in, 1/√fan_in); BatchNorm γ = 1, β = 0, running mean 0,
+// variance 1) from a PCG source seeded with sp.Seed.
+func New(sp Spec) (*Sequential, error) {
+	a, err := ParseArch(sp.Arch)
+	if err != nil {
 		return nil, err
 	}
-	if classes < 2 {
-		return nil, fmt.Errorf("models: %s needs at least 2 classes, got %d", arch, classes)
+	if sp.Classes < 2 {
+		return nil, fmt.Errorf("models: %s needs at least 2 classes, got %d", sp.Arch, sp.Classes)
 	}
-	var b *builder
-	switch arch {
-	case ArchLeNet5:
-		b = lenet5(classes, 0, seed)
-	case ArchLeNet5Dropout:
-		b = lenet5(classes, 0.5, seed)
-	case ArchResNet20:
-		b = resnet20(classes, seed)
+	if sp.Mean != nil || sp.Std != nil {
+		if len(sp.Mean) != a.in.c || len(sp.Std) != a.in.c {
+			return nil, fmt.Errorf("models: %s input normalisation needs %d means and %d standard deviations, got %d and %d", sp.Arch, a.in.c, a.in.c, len(sp.Mean), len(sp.Std))
+		}
+		for c, v := range sp.Std {
+			if !(v > 0) || math.IsInf(v, 0) || math.IsNaN(sp.Mean[c]) || math.IsInf(sp.Mean[c], 0) {
+				return nil, fmt.Errorf("models: %s input normalisation: channel %d has mean %v and std %v, want finite values and std > 0", sp.Arch, c, sp.Mean[c], v)
+			}
+		}
 	}
+	b := a.build(sp)
 	in := b.prog.vals[0]
-	s := &Sequential{arch: arch, classes: classes, c: in.c, h: in.h, w: in.w, prog: b.prog,
-		params: b.params, buffers: b.buffers, order: b.order, workers: 1}
+	s := &Sequential{arch: sp.Arch, classes: sp.Classes, c: in.c, h: in.h, w: in.w, prog: b.prog,
+		params: b.params, buffers: b.buffers, order: b.order, workers: 1,
+		mean: slices.Clone(sp.Mean), std: slices.Clone(sp.Std)}
 	s.pool.net = s
 	s.native.net = s
 	return s, nil
+}
+
+// Normalization returns the input normalisation's per-channel mean and
+// standard deviation, nil when the network has none.
+func (s *Sequential) Normalization() (mean, std []float64) {
+	return slices.Clone(s.mean), slices.Clone(s.std)
 }
 
 // SetWorkers sets how many batches are computed in parallel (≥ 1), and how
@@ -112,11 +145,21 @@ func (s *Sequential) GradNames() []string {
 // running statistics), and nothing else. Missing, mis-shaped and unexpected
 // tensors are reported together. Cached engines are dropped.
 func (s *Sequential) SetParams(ps []Param) error {
+	if _, err := s.fit(ps); err != nil {
+		return fmt.Errorf("models: %s weights do not fit: %w", s.arch, err)
+	}
+	copyInto(s, ps)
+	return nil
+}
+
+// fit checks that ps holds exactly the tensors of StateDict with their
+// shapes. It returns the number of problems and an error listing them.
+func (s *Sequential) fit(ps []Param) (int, error) {
 	byName := map[string]Param{}
 	for _, p := range ps {
 		byName[p.Name] = p
 	}
-	all := append(slices.Clone(s.params), s.buffers...)
+	all := s.stateTensors()
 	var missing, bad []string
 	for _, want := range all {
 		p, ok := byName[want.Name]
@@ -135,14 +178,55 @@ func (s *Sequential) SetParams(ps []Param) error {
 		}
 	}
 	slices.Sort(extra)
-	if len(missing) > 0 || len(bad) > 0 || len(extra) > 0 {
-		return fmt.Errorf("models: %s weights do not fit: missing %v, mis-shaped %v, unexpected %v", s.arch, missing, bad, extra)
+	n := len(missing) + len(bad) + len(extra)
+	if n == 0 {
+		return 0, nil
 	}
-	for _, p := range all {
+	var parts []string
+	for _, c := range []struct {
+		what  string
+		names []string
+	}{{"missing", missing}, {"mis-shaped", bad}, {"unexpected", extra}} {
+		if len(c.names) > 0 {
+			parts = append(parts, c.what+" "+listSome(c.names))
+		}
+	}
+	return n, errors.New(strings.Join(parts, "; "))
+}
+
+// listSome formats a list of names: its length and the first few.
+func listSome(v []string) string {
+	const show = 6
+	if len(v) <= show {
+		return fmt.Sprintf("%d [%s]", len(v), strings.Join(v, ", "))
+	}
+	return fmt.Sprintf("%d [%s, … %d more]", len(v), strings.Join(v[:show], ", "), len(v)-show)
+}
+
+// stateTensors returns the weights and buffers themselves (not copies) in
+// state_dict order.
+func (s *Sequential) stateTensors() []Param {
+	out := make([]Param, len(s.order))
+	for i, r := range s.order {
+		if r.buffer {
+			out[i] = s.buffers[r.i]
+		} else {
+			out[i] = s.params[r.i]
+		}
+	}
+	return out
+}
+
+// copyInto copies the tensors of ps (which fit s) into s's weights.
+func copyInto(s *Sequential, ps []Param) {
+	byName := map[string]Param{}
+	for _, p := range ps {
+		byName[p.Name] = p
+	}
+	for _, p := range s.stateTensors() {
 		copy(p.Data, byName[p.Name].Data)
 	}
 	s.pool.reset()
-	return nil
 }
 
 func prod(s []int) int {
