@@ -20,11 +20,18 @@ import (
 // unfold as many samples at a time as fit.
 const colsBudget = 1 << 17
 
+// scoreColsBudget is the larger budget of the passes whose per-sample results
+// do not depend on the chunking (all but the training weight gradient, whose
+// per-chunk sums fix its rounding): wide chunks let late layers (small P,
+// large K·O) pack their filters once for many samples.
+const scoreColsBudget = 1 << 20
+
 // nengine holds the buffers of one batch size. It is used by one goroutine at a time.
 type nengine struct {
 	s       *Sequential
 	batch   int
 	threads int         // goroutines per pass (training); scoring runs one engine per worker
+	packed  bool        // convolutions use the network's packed filters (scoring engines)
 	vals    [][]float32 // per value, batch×size; in-place values share their root's slice
 	grads   [][]float32 // likewise; allocated by the first backward pass
 	roots   []int       // values that own a buffer
@@ -69,7 +76,7 @@ func (s *Sequential) newEngine(batch, threads int) *nengine {
 			e.masks[i] = make([]float32, batch*out.size())
 		case opConv:
 			K, P := in.c*o.k*o.k, out.h*out.w
-			maxCols = max(maxCols, min(batch, max(1, colsBudget/(K*P)))*K*P)
+			maxCols = max(maxCols, min(batch, max(1, scoreColsBudget/(K*P)))*K*P)
 			if useGram(out.c, K, P) {
 				maxScratch = max(maxScratch, 2*P*P)
 			} else {
@@ -105,7 +112,7 @@ func (e *nengine) ensureGrads(params bool) {
 			if o.kind == opConv {
 				in, out := p.vals[o.in], p.vals[o.out]
 				K, P := in.c*o.k*o.k, out.h*out.w
-				chunk := e.convChunk(K, P)
+				chunk := e.convChunk(K, P, colsBudget)
 				parts = max(parts, (e.batch+chunk-1)/chunk*K*out.c)
 			}
 		}
@@ -218,9 +225,18 @@ func parallel(threads, n int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
-// convChunk is how many samples one im2col pass unfolds.
-func (e *nengine) convChunk(K, P int) int {
-	return min(e.batch, max(1, colsBudget/(K*P)))
+// budget is the im2col budget of a pass: wide chunks for scoring engines
+// (one thread each), narrow ones where chunks are spread over threads.
+func (e *nengine) budget() int {
+	if e.threads > 1 {
+		return colsBudget
+	}
+	return scoreColsBudget
+}
+
+// convChunk is how many samples one im2col pass unfolds within budget values.
+func (e *nengine) convChunk(K, P, budget int) int {
+	return min(e.batch, max(1, budget/(K*P)))
 }
 
 func isPointwise(o *op) bool { return o.k == 1 && o.stride == 1 && o.pad == 0 }
@@ -231,7 +247,11 @@ func (e *nengine) convForward(o *op) {
 	x, y := e.vals[o.in], e.vals[o.out]
 	W := e.s.params[o.w].Data
 	O, K, P := out.c, in.c*o.k*o.k, out.h*out.w
-	chunk := e.convChunk(K, P)
+	chunk := e.convChunk(K, P, e.budget())
+	var pw *kernels.PackedA
+	if e.packed {
+		pw = e.s.packs.get(e.s, o.w, O, K, false)
+	}
 	e.eachChunk(chunk, func(ws *workspace, b0, nb int) {
 		src := x[b0*in.size():]
 		if !isPointwise(o) {
@@ -242,6 +262,10 @@ func (e *nengine) convForward(o *op) {
 		}
 		// y_j = W·cols_j for the chunk's samples as one product (batch
 		// folded into N), so thin late layers still fill the micro-kernel.
+		if pw != nil {
+			pw.SgemmBatched(1, false, nb, P, src, P, K*P, 0, y[b0*O*P:], P, O*P)
+			return
+		}
 		kernels.SgemmBatched(1, false, false, nb, O, P, K, 1, W, K, src, P, K*P, 0, y[b0*O*P:], P, O*P)
 	})
 	if o.b >= 0 {
@@ -255,6 +279,49 @@ func (e *nengine) convForward(o *op) {
 			}
 		})
 	}
+}
+
+// packCache holds each convolution's filters packed once for the SGEMM
+// micro-kernel, W (forward) and Wᵀ (input gradients), built on first use by
+// scoring engines and dropped whenever the weights change. Packing per call
+// cost as much as the product itself in ResNet-34's deep layers (K·O large, P
+// small). Training engines pack per call: their weights move every step.
+type packCache struct {
+	mu sync.Mutex
+	w  map[packKey]*kernels.PackedA
+}
+
+type packKey struct {
+	param int
+	trans bool
+}
+
+func (c *packCache) drop() {
+	c.mu.Lock()
+	c.w = nil
+	c.mu.Unlock()
+}
+
+// get returns the packed W (O×K) of param pi, or Wᵀ when trans.
+func (c *packCache) get(s *Sequential, pi, O, K int, trans bool) *kernels.PackedA {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := packKey{pi, trans}
+	if p := c.w[k]; p != nil {
+		return p
+	}
+	W := s.params[pi].Data
+	var p *kernels.PackedA
+	if trans {
+		p = kernels.PackA(true, K, O, 1, W, K)
+	} else {
+		p = kernels.PackA(false, O, K, 1, W, K)
+	}
+	if c.w == nil {
+		c.w = map[packKey]*kernels.PackedA{}
+	}
+	c.w[k] = p
+	return p
 }
 
 // workspace is one thread's scratch for convolutions.
@@ -701,7 +768,10 @@ func (e *nengine) convBackward(o *op, bo backOpts, needIn bool) {
 	W := e.s.params[o.w].Data
 	O, K, P := out.c, in.c*o.k*o.k, out.h*out.w
 	np := len(e.s.params)
-	chunk := e.convChunk(K, P)
+	chunk := e.convChunk(K, P, e.budget())
+	if bo.params {
+		chunk = e.convChunk(K, P, colsBudget)
+	}
 	if bo.norms != nil || bo.params {
 		// Products with the (large) patch matrix as the untransposed left
 		// factor: cols·δᵀ = (δ·colsᵀ)ᵀ, the weight gradient transposed (K×O).
@@ -768,12 +838,24 @@ func (e *nengine) convBackward(o *op, bo backOpts, needIn bool) {
 		return
 	}
 	gi := e.grads[o.in]
+	var pwt *kernels.PackedA
+	if e.packed {
+		pwt = e.s.packs.get(e.s, o.w, O, K, true)
+	}
 	e.eachChunk(chunk, func(ws *workspace, b0, nb int) {
 		if isPointwise(o) {
+			if pwt != nil {
+				pwt.SgemmBatched(1, false, nb, P, g[b0*O*P:], P, O*P, 1, gi[b0*in.size():], P, in.size())
+				return
+			}
 			kernels.SgemmBatched(1, true, false, nb, K, P, O, 1, W, K, g[b0*O*P:], P, O*P, 1, gi[b0*in.size():], P, in.size())
 			return
 		}
-		kernels.SgemmBatched(1, true, false, nb, K, P, O, 1, W, K, g[b0*O*P:], P, O*P, 0, ws.cols, P, K*P)
+		if pwt != nil {
+			pwt.SgemmBatched(1, false, nb, P, g[b0*O*P:], P, O*P, 0, ws.cols, P, K*P)
+		} else {
+			kernels.SgemmBatched(1, true, false, nb, K, P, O, 1, W, K, g[b0*O*P:], P, O*P, 0, ws.cols, P, K*P)
+		}
 		for j := 0; j < nb; j++ {
 			col2imAdd(ws.cols[j*K*P:(j+1)*K*P], in, o.k, o.stride, o.pad, out.h, out.w, gi[(b0+j)*in.size():])
 		}
@@ -944,7 +1026,9 @@ func (p *nativePool) get(batch int) *nengine {
 		return e
 	}
 	p.mu.Unlock()
-	return p.net.newEngine(batch, 1)
+	e := p.net.newEngine(batch, 1)
+	e.packed = true
+	return e
 }
 
 func (p *nativePool) put(e *nengine) {

@@ -31,6 +31,7 @@ type Sequential struct {
 
 	workers int
 	pool    enginePool // gorgonia reference graphs
+	packs   packCache  // convolution filters packed for the SGEMM kernel
 	native  nativePool
 }
 
@@ -203,6 +204,12 @@ func listSome(v []string) string {
 	return fmt.Sprintf("%d [%s, … %d more]", len(v), strings.Join(v[:show], ", "), len(v)-show)
 }
 
+// weightsChanged drops everything derived from the weights.
+func (s *Sequential) weightsChanged() {
+	s.pool.reset()
+	s.packs.drop()
+}
+
 // stateTensors returns the weights and buffers themselves (not copies) in
 // state_dict order.
 func (s *Sequential) stateTensors() []Param {
@@ -226,7 +233,7 @@ func copyInto(s *Sequential, ps []Param) {
 	for _, p := range s.stateTensors() {
 		copy(p.Data, byName[p.Name].Data)
 	}
-	s.pool.reset()
+	s.weightsChanged()
 }
 
 func prod(s []int) int {

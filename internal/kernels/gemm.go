@@ -280,8 +280,10 @@ func getScratch(aLen int) *scratch {
 	return s
 }
 
-// chunkPanels is the number of A panels per row chunk: the packed chunk
-// (rows × k float32) stays within ~256 KiB of L2.
+// chunkPanels is the number of A panels per row chunk: the chunk's packed
+// panels of one k-block (rows × kc float32), which every column tile of a
+// block reuses, stay within ~256 KiB of L2. (Sizing by all of k instead made
+// deep products, k in the thousands, re-pack B for every two panels.)
 func chunkPanels(k int) int {
 	return max(1, (1<<16)/(k*mr))
 }
@@ -325,7 +327,8 @@ func (g *gemm) run(workers int) {
 	if g.kb > 1 {
 		colUnits = nTiles
 	}
-	rowChunks := (mPanels + chunkPanels(g.k) - 1) / chunkPanels(g.k)
+	_, kcRun := kBlocks(g.k)
+	rowChunks := (mPanels + chunkPanels(kcRun) - 1) / chunkPanels(kcRun)
 	if workers > 1 && colUnits*rowChunks < 4*workers {
 		rowChunks = max(rowChunks, min(mPanels, (4*workers+colUnits-1)/colUnits))
 	}
@@ -495,4 +498,36 @@ func Backend() string {
 		return kernelName + "+openblas"
 	}
 	return kernelName
+}
+
+// PackedA is α·op(A) packed once into the micro-kernel's panel layout, for
+// many products that share A — a convolution's filters over every image a
+// network ever scores. Products with it equal those of SgemmBatched bit for
+// bit (the same packing, done ahead). It holds its own buffer (about m·k
+// values) and must be rebuilt when A changes.
+type PackedA struct {
+	transA    bool
+	m, k, lda int
+	alpha     float32
+	a, buf    []float32
+}
+
+// PackA packs α·op(A), op(A) m×k, stored as for Sgemm.
+func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
+	g := gemm{transA: transA, m: m, n: 1, k: k, alpha: alpha, a: a, lda: lda, b: make([]float32, k), ldb: 1, c: make([]float32, m), ldc: 1, nb: 1, kb: 1}
+	g.check("PackA")
+	buf := make([]float32, packedALen(m, k))
+	if m > 0 && k > 0 {
+		g.packAll(buf)
+	}
+	return &PackedA{transA: transA, m: m, k: k, lda: lda, alpha: alpha, a: a, buf: buf}
+}
+
+// SgemmBatched computes C_g = α·op(A)·op(B_g) + β·C_g for g < batch, as the
+// function SgemmBatched does with this A.
+func (p *PackedA) SgemmBatched(workers int, transB bool, batch, n int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	g := gemm{transA: p.transA, transB: transB, m: p.m, n: n, k: p.k, alpha: p.alpha, beta: beta,
+		a: p.a, lda: p.lda, b: b, ldb: ldb, sb: strideB, c: c, ldc: ldc, sc: strideC, nb: batch, kb: 1, apre: p.buf}
+	g.check("PackedA.SgemmBatched")
+	g.run(workers)
 }

@@ -223,3 +223,42 @@ func TestSumNT(t *testing.T) {
 		dotKernel = old
 	}
 }
+
+// TestPackedAMatchesBatched: products with a prepacked A equal SgemmBatched's
+// bit for bit, for both orientations of A and B and every β kind.
+func TestPackedAMatchesBatched(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	fill := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	for _, c := range []struct {
+		m, n, k, batch int
+		ta, tb         bool
+		beta           float32
+	}{
+		{13, 37, 300, 3, false, false, 0}, {64, 16, 4608, 2, true, false, 1}, {7, 5, 3, 4, false, true, 0.5}, {512, 16, 600, 1, true, true, 0},
+	} {
+		lda := c.k
+		if c.ta {
+			lda = c.m
+		}
+		ldb := c.n
+		if c.tb {
+			ldb = c.k
+		}
+		a, b := fill(c.m*c.k), fill(c.batch*c.k*c.n)
+		c0 := fill(c.batch * c.m * c.n)
+		want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
+		SgemmBatched(2, c.ta, c.tb, c.batch, c.m, c.n, c.k, 0.75, a, lda, b, ldb, c.k*c.n, c.beta, want, c.n, c.m*c.n)
+		PackA(c.ta, c.m, c.k, 0.75, a, lda).SgemmBatched(2, c.tb, c.batch, c.n, b, ldb, c.k*c.n, c.beta, got, c.n, c.m*c.n)
+		for i := range want {
+			if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+				t.Fatalf("%+v: element %d: packed %v, batched %v", c, i, got[i], want[i])
+			}
+		}
+	}
+}
