@@ -64,8 +64,8 @@ type Config struct {
 
 	Model Model `json:"model"`
 	// Train says how to train the model. It is nil when the file has no
-	// [train] table, which is allowed only when Model.Checkpoint is set. When
-	// both are set the checkpoint wins: Train is validated but ignored (see
+	// [train] table, which is allowed only when Model.Weights is set. When
+	// both are set the weights win: Train is validated but ignored (see
 	// TrainsModel).
 	Train *Train `json:"train"`
 	// Datasets maps the keys of the [datasets.KEY] tables to their specs;
@@ -81,6 +81,8 @@ type Config struct {
 	Adversarial *Adversarial `json:"adversarial,omitempty"`
 	// Corruption is the [corruption] table; nil unless evaluate.protocol is "corruption".
 	Corruption *Corruption `json:"corruption,omitempty"`
+	// Paper is the [paper] table; nil when the file has none.
+	Paper *Paper `json:"paper,omitempty"`
 }
 
 // The protocols evaluate.protocol names.
@@ -132,17 +134,34 @@ type Corruption struct {
 
 // Model is the [model] table.
 type Model struct {
-	// Arch names the architecture; one of models.Archs(). Default "lenet5".
+	// Arch names the architecture: one of models.Archs() or a parameterised
+	// form models.ParseArch accepts (resnet18-wN, densenet-bc-D-K, wrn-D-W, …).
+	// Default "lenet5".
 	Arch string `toml:"arch" json:"arch"`
-	// Checkpoint is a safetensors file with PyTorch state_dict names. When
-	// empty the model is trained as [train] says and cached. Default "".
-	Checkpoint string `toml:"checkpoint" json:"checkpoint"`
+	// Weights is a safetensors file with PyTorch state_dict names (see
+	// models.LoadWeights). When empty the model is trained as [train] says
+	// and cached. Default "".
+	Weights string `toml:"weights" json:"weights"`
+	// NameMap says how the tensor names of Weights map to the harness's:
+	// "auto" (the first map under which the file fits), "none", or a name of
+	// models.NameMaps() that applies to Arch's family. Ignored when training.
+	// Default "auto".
+	NameMap string `toml:"name_map" json:"name_map"`
+	// Mean and Std (both or neither; one value per input channel of Arch,
+	// Std > 0) add an input normalisation layer (x − mean)/std to the network,
+	// trained or loaded; images stay in [0,1] everywhere else. Unset for a
+	// loaded model: the file's own normalisation metadata, if any. Default: none.
+	Mean []float64 `toml:"mean" json:"mean,omitempty"`
+	Std  []float64 `toml:"std" json:"std,omitempty"`
 	// Cache is the directory holding trained checkpoints, keyed by a hash of
 	// [model], [train] and the training data. Default "cache".
 	Cache string `toml:"cache" json:"cache"`
 }
 
-// Train is the [train] table: Adam on cross-entropy.
+// Train is the [train] table: an optimizer (Adam by default, or SGD) on the
+// mean softmax cross-entropy, as models.TrainConfig describes. Fields added
+// after the first release are omitted from the JSON encoding (and so from the
+// model's cache key) at their defaults, so older cache entries stay valid.
 type Train struct {
 	// Dataset is the key of the [datasets] table to train on. Default: the
 	// dataset of evaluate.in_dist.
@@ -153,10 +172,11 @@ type Train struct {
 	Epochs int `json:"epochs"`
 	// BatchSize (≥ 1) is the minibatch size. Default 64.
 	BatchSize int `json:"batch_size"`
-	// LearningRate (> 0, finite) is Adam's step size. Default 1e-3.
+	// LearningRate (> 0, finite) is the optimizer's step size. Default 1e-3.
 	LearningRate float64 `json:"learning_rate"`
 	// Schedule is the learning-rate schedule: "cosine" (annealed to 0 over
-	// the run, stepped every batch) or "constant". Default "cosine".
+	// the run, stepped every batch), "constant" or "step" (multiplied by
+	// Gamma at each of Milestones). Default "cosine".
 	Schedule string `json:"schedule"`
 	// Samples (≥ 0) limits training to that many samples of the split, drawn
 	// by a seeded shuffle, for quick experiments. Default 0: all of them.
@@ -164,6 +184,60 @@ type Train struct {
 	// Seed seeds initialisation and shuffling. The file's train.seed, or
 	// Config.Seed("train") when that is 0 or omitted.
 	Seed uint64 `json:"seed"`
+
+	// Optimizer is "adam" (PyTorch's Adam, β = 0.9, 0.999, ε = 1e-8) or "sgd".
+	// Default "adam".
+	Optimizer string `json:"optimizer,omitempty"`
+	// Momentum in [0, 1) is SGD's μ (0: plain SGD). SGD only. Default 0.
+	Momentum float64 `json:"momentum,omitempty"`
+	// Nesterov selects Nesterov momentum; SGD with Momentum > 0 only. Default false.
+	Nesterov bool `json:"nesterov,omitempty"`
+	// WeightDecay (≥ 0) adds WeightDecay·θ to every gradient (PyTorch's
+	// weight_decay, on all parameters). Default 0.
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// Milestones are the 0-based epochs (≥ 1, increasing, < Epochs) from which
+	// the "step" schedule multiplies the learning rate by another Gamma
+	// (PyTorch's MultiStepLR). Required with, and only with, schedule "step".
+	Milestones []int `json:"milestones,omitempty"`
+	// Gamma in (0, 1] is the "step" schedule's factor. Default 0.1 with
+	// schedule "step"; 0 (unused) otherwise.
+	Gamma float64 `json:"gamma,omitempty"`
+	// WarmupEpochs (0 ≤ w ≤ Epochs) ramps the learning rate linearly over the
+	// first w epochs, lr·(t+1)/W at step t of W. Default 0.
+	WarmupEpochs int `json:"warmup_epochs,omitempty"`
+	// Augment lists training augmentations applied in order: "crop"
+	// (torchvision's RandomCrop(size, padding=CropPadding)) and "flip"
+	// (RandomHorizontalFlip). Default none.
+	Augment []string `json:"augment,omitempty"`
+	// CropPadding (≥ 1) is the "crop" augmentation's zero padding. Default 4
+	// with "crop"; 0 (unused) otherwise.
+	CropPadding int `json:"crop_padding,omitempty"`
+}
+
+// TrainConfig returns the models.TrainConfig of t (without a StatePath).
+func (t *Train) TrainConfig() models.TrainConfig {
+	return models.TrainConfig{Epochs: t.Epochs, BatchSize: t.BatchSize, LearningRate: t.LearningRate, Schedule: t.Schedule, Seed: t.Seed,
+		Optimizer: t.Optimizer, Momentum: t.Momentum, WeightDecay: t.WeightDecay, Nesterov: t.Nesterov,
+		Milestones: slices.Clone(t.Milestones), Gamma: t.Gamma, WarmupEpochs: t.WarmupEpochs,
+		Augment: slices.Clone(t.Augment), CropPadding: t.CropPadding}
+}
+
+// hashView is t as the model's cache key sees it: the default optimizer is
+// left out, so a file that names optimizer = "adam" and one that omits it
+// (every file before the key existed) share their trained model.
+func (t Train) hashView() Train {
+	if t.Optimizer == models.OptimizerAdam {
+		t.Optimizer = ""
+	}
+	return t
+}
+
+// Paper is the [paper] table: it makes a run check the paper's headline
+// claim for its protocol (see Claim).
+type Paper struct {
+	// Claim is the protocol whose abstract claim the run reports ("ood",
+	// "adversarial" or "corruption"); it must equal evaluate.protocol. Required.
+	Claim string `toml:"claim" json:"claim"`
 }
 
 // Ref names a set: a key of [datasets] and, for datasets with splits, a
@@ -245,8 +319,15 @@ func (c *Config) KeyError(path, format string, args ...any) error {
 }
 
 // TrainsModel reports whether the model is trained from [train] (true) or
-// loaded from Model.Checkpoint (false). The checkpoint wins when both are set.
-func (c *Config) TrainsModel() bool { return c.Model.Checkpoint == "" }
+// loaded from Model.Weights (false). The weights win when both are set.
+func (c *Config) TrainsModel() bool { return c.Model.Weights == "" }
+
+// Spec returns the models.Spec of the configured network for classes
+// classes and initialisation seed seed: the architecture and the input
+// normalisation.
+func (c *Config) Spec(classes int, seed uint64) models.Spec {
+	return models.Spec{Arch: c.Model.Arch, Classes: classes, Seed: seed, Mean: slices.Clone(c.Model.Mean), Std: slices.Clone(c.Model.Std)}
+}
 
 // Seed returns the seed for one named consumer of randomness ("train",
 // "sample:mnist:test", "fold", ...). Every purpose gets its own stable seed,
@@ -270,17 +351,22 @@ func (c *Config) Seed(purpose string) uint64 {
 
 // ModelHash is the cache key of the trained model: Hash of the
 // architecture, the [train] table (with its resolved seed) and the training
-// dataset's spec. It does not cover the contents of data files; callers that
-// want that add a fingerprint of the data to their own key. Only meaningful
-// when TrainsModel.
+// dataset's spec, and of the input normalisation when model.mean and
+// model.std are set (so a file without them keeps the key it always had). It
+// does not cover the contents of data files; callers that want that add a
+// fingerprint of the data to their own key. Only meaningful when TrainsModel.
 func (c *Config) ModelHash() string {
 	var data DatasetSpec
 	var train Train
 	if c.Train != nil {
-		train = *c.Train
+		train = c.Train.hashView()
 		data = c.Datasets[c.Train.Dataset]
 	}
-	return Hash("model", c.Model.Arch, train, data)
+	parts := []any{"model", c.Model.Arch, train, data}
+	if c.Model.Mean != nil {
+		parts = append(parts, map[string][]float64{"mean": c.Model.Mean, "std": c.Model.Std})
+	}
+	return Hash(parts...)
 }
 
 // Hash returns the hex SHA-256 of a canonical encoding of parts, for cache
@@ -333,6 +419,11 @@ func Parse(data []byte, filename string) (*Config, error) {
 	if err != nil {
 		return nil, p.decodeError(err, nil)
 	}
+	if md.IsDefined("model", "checkpoint") {
+		// The key's old name: say what it is called now rather than "unknown key".
+		v, _ := raw["model"].(map[string]any)["checkpoint"].(string)
+		return nil, p.usage(p.errf("model.checkpoint", keyOnly, "renamed to weights: write weights = %q in [model]", v), usageTrain)
+	}
 	if err := p.checkUndecoded(md); err != nil {
 		return nil, err
 	}
@@ -359,17 +450,27 @@ type fileConfig struct {
 	Attack      []toml.Primitive          `toml:"attack"`
 	Adversarial Adversarial               `toml:"adversarial"`
 	Corruption  Corruption                `toml:"corruption"`
+	Paper       Paper                     `toml:"paper"`
 }
 
 type trainTOML struct {
-	Dataset      string  `toml:"dataset"`
-	Split        string  `toml:"split"`
-	Epochs       int     `toml:"epochs"`
-	BatchSize    int     `toml:"batch_size"`
-	LearningRate float64 `toml:"learning_rate"`
-	Schedule     string  `toml:"schedule"`
-	Samples      int     `toml:"samples"`
-	Seed         int64   `toml:"seed"`
+	Dataset      string   `toml:"dataset"`
+	Split        string   `toml:"split"`
+	Epochs       int      `toml:"epochs"`
+	BatchSize    int      `toml:"batch_size"`
+	LearningRate float64  `toml:"learning_rate"`
+	Schedule     string   `toml:"schedule"`
+	Samples      int      `toml:"samples"`
+	Seed         int64    `toml:"seed"`
+	Optimizer    string   `toml:"optimizer"`
+	Momentum     float64  `toml:"momentum"`
+	Nesterov     bool     `toml:"nesterov"`
+	WeightDecay  float64  `toml:"weight_decay"`
+	Milestones   []int    `toml:"milestones"`
+	Gamma        float64  `toml:"gamma"`
+	WarmupEpochs int      `toml:"warmup_epochs"`
+	Augment      []string `toml:"augment"`
+	CropPadding  int      `toml:"crop_padding"`
 }
 
 type evaluateTOML struct {
@@ -392,6 +493,7 @@ var schemaTables = map[string]reflect.Type{
 	"evaluate":    reflect.TypeFor[evaluateTOML](),
 	"adversarial": reflect.TypeFor[Adversarial](),
 	"corruption":  reflect.TypeFor[Corruption](),
+	"paper":       reflect.TypeFor[Paper](),
 }
 
 // parser carries what error messages need while a file is decoded.
@@ -441,8 +543,18 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 	if def("model", "arch") {
 		c.Model.Arch = DefaultArch
 	}
-	if !slices.Contains(models.Archs(), c.Model.Arch) {
-		return p.errf("model.arch", atValue, "unknown architecture %q (known: %s)", c.Model.Arch, strings.Join(models.Archs(), ", "))
+	arch, err := models.ParseArch(c.Model.Arch)
+	if err != nil {
+		return p.errf("model.arch", atValue, "%s", strings.TrimPrefix(err.Error(), "models: "))
+	}
+	if err := p.buildNormalization(c, md); err != nil {
+		return err
+	}
+	if def("model", "name_map") {
+		c.Model.NameMap = models.NameMapAuto
+	}
+	if err := checkNameMap(c.Model.NameMap, arch); err != nil {
+		return p.errf("model.name_map", atValue, "%s", err)
 	}
 	if def("model", "cache") {
 		c.Model.Cache = DefaultCache
@@ -461,7 +573,6 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 	if def("evaluate", "in_dist") {
 		return p.usage(p.errf("evaluate.in_dist", keyOnly, "missing; name the in-distribution test set"), usageRef)
 	}
-	var err error
 	if c.Evaluate.InDist, err = p.ref(c, "evaluate.in_dist", e.InDist); err != nil {
 		return err
 	}
@@ -534,57 +645,268 @@ func (p *parser) build(c *Config, f *fileConfig, md *toml.MetaData, raw map[stri
 
 	// [train], after [evaluate] because its dataset defaults to in_dist's.
 	if md.IsDefined("train") {
-		t := &f.Train
-		c.Train = &Train{Dataset: t.Dataset, Split: t.Split, Epochs: t.Epochs, BatchSize: t.BatchSize, LearningRate: t.LearningRate, Schedule: t.Schedule, Samples: t.Samples}
-		if def("train", "schedule") {
-			c.Train.Schedule = models.ScheduleCosine
-		} else if !slices.Contains(models.Schedules(), t.Schedule) {
-			return p.errf("train.schedule", atValue, "unknown schedule %q (want one of %s)", t.Schedule, strings.Join(models.Schedules(), ", "))
+		if err := p.buildTrain(c, &f.Train, md); err != nil {
+			return err
 		}
-		if t.Samples < 0 {
-			return p.errf("train.samples", atValue, "must be ≥ 0 (0 = the whole split), got %d", t.Samples)
-		}
-		if def("train", "dataset") {
-			c.Train.Dataset = c.Evaluate.InDist.Dataset
-		} else if _, ok := c.Datasets[t.Dataset]; !ok {
-			return p.errf("train.dataset", atValue, "unknown dataset %q (%s)", t.Dataset, p.knownDatasets(c))
-		}
-		if def("train", "split") {
-			c.Train.Split = DefaultTrainSplit
-		}
-		for _, n := range []struct {
-			key string
-			dst *int
-			def int
-		}{{"epochs", &c.Train.Epochs, DefaultEpochs}, {"batch_size", &c.Train.BatchSize, DefaultTrainBatch}} {
-			if def("train", n.key) {
-				*n.dst = n.def
-			}
-			if *n.dst < 1 {
-				return p.errf("train."+n.key, atValue, "must be ≥ 1, got %d", *n.dst)
-			}
-		}
-		if def("train", "learning_rate") {
-			c.Train.LearningRate = DefaultLearningRate
-		}
-		if lr := c.Train.LearningRate; !(lr > 0) || math.IsInf(lr, 0) {
-			return p.errf("train.learning_rate", atValue, "must be a finite number > 0, got %v", lr)
-		}
-		if t.Seed < 0 {
-			return p.errf("train.seed", atValue, "must be ≥ 0 (0 = derived from seed), got %d", t.Seed)
-		}
-		c.Train.Seed = uint64(t.Seed)
-		if t.Seed == 0 {
-			c.Train.Seed = c.Seed("train")
-		}
-	} else if c.Model.Checkpoint == "" {
-		return p.usage(p.errf("", keyOnly, "no [train] table and model.checkpoint is empty: set one of them"), usageTrain)
+	} else if c.Model.Weights == "" {
+		return p.usage(p.errf("", keyOnly, "no [train] table and model.weights is empty: set one of them"), usageTrain)
 	}
 
 	if err := p.buildProtocol(c, f, md, raw); err != nil {
 		return err
 	}
-	return p.buildDetectors(c, raw)
+	if err := p.buildDetectors(c, raw); err != nil {
+		return err
+	}
+	return p.buildPaper(c, f, md)
+}
+
+// checkNameMap checks model.name_map against the known maps and the
+// architecture's family.
+func checkNameMap(name string, arch models.ArchInfo) error {
+	if name == models.NameMapAuto {
+		return nil
+	}
+	known := []string{models.NameMapAuto}
+	for _, m := range models.NameMaps() {
+		if m.Name == name {
+			if m.Families != nil && !slices.Contains(m.Families, arch.Family) {
+				fam := "family"
+				if len(m.Families) > 1 {
+					fam = "families"
+				}
+				return fmt.Errorf("name map %q is for the architecture %s %s, not %s (family %s)", name, fam, strings.Join(m.Families, ", "), arch.Name, arch.Family)
+			}
+			return nil
+		}
+		known = append(known, m.Name)
+	}
+	return fmt.Errorf("unknown name map %q (known: %s; purview list models describes them)", name, strings.Join(known, ", "))
+}
+
+// buildNormalization checks model.mean and model.std: both or neither, one
+// finite value per input channel of the architecture, std > 0.
+func (p *parser) buildNormalization(c *Config, md *toml.MetaData) error {
+	hasMean, hasStd := md.IsDefined("model", "mean"), md.IsDefined("model", "std")
+	switch {
+	case !hasMean && !hasStd:
+		c.Model.Mean, c.Model.Std = nil, nil
+		return nil
+	case !hasStd:
+		return p.errf("model.mean", keyOnly, "set model.std too: the input normalisation (x − mean)/std needs both")
+	case !hasMean:
+		return p.errf("model.std", keyOnly, "set model.mean too: the input normalisation (x − mean)/std needs both")
+	}
+	ch, _, _, err := models.InputShapeOf(c.Model.Arch)
+	if err != nil {
+		return p.errf("model.arch", atValue, "%s", strings.TrimPrefix(err.Error(), "models: "))
+	}
+	for _, k := range []struct {
+		key  string
+		vals []float64
+	}{{"mean", c.Model.Mean}, {"std", c.Model.Std}} {
+		if len(k.vals) != ch {
+			return p.errf("model."+k.key, atValue, "%s takes %d input channel%s, so give %d value%s, got %d", c.Model.Arch, ch, plural(ch), ch, plural(ch), len(k.vals))
+		}
+		for i, v := range k.vals {
+			switch {
+			case math.IsNaN(v) || math.IsInf(v, 0):
+				return p.errf(fmt.Sprintf("model.%s[%d]", k.key, i), atValue, "must be a finite number, got %v", v)
+			case k.key == "std" && !(v > 0):
+				return p.errf(fmt.Sprintf("model.%s[%d]", k.key, i), atValue, "must be > 0, got %v", v)
+			}
+		}
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// buildTrain checks the [train] table and fills in its defaults.
+func (p *parser) buildTrain(c *Config, t *trainTOML, md *toml.MetaData) error {
+	def := func(key string) bool { return !md.IsDefined("train", key) }
+	c.Train = &Train{Dataset: t.Dataset, Split: t.Split, Epochs: t.Epochs, BatchSize: t.BatchSize, LearningRate: t.LearningRate, Schedule: t.Schedule, Samples: t.Samples}
+	tr := c.Train
+	if def("schedule") {
+		tr.Schedule = models.ScheduleCosine
+	} else if !slices.Contains(models.Schedules(), t.Schedule) {
+		return p.errf("train.schedule", atValue, "unknown schedule %q (want one of %s)", t.Schedule, strings.Join(models.Schedules(), ", "))
+	}
+	if t.Samples < 0 {
+		return p.errf("train.samples", atValue, "must be ≥ 0 (0 = the whole split), got %d", t.Samples)
+	}
+	if def("dataset") {
+		tr.Dataset = c.Evaluate.InDist.Dataset
+	} else if _, ok := c.Datasets[t.Dataset]; !ok {
+		return p.errf("train.dataset", atValue, "unknown dataset %q (%s)", t.Dataset, p.knownDatasets(c))
+	}
+	if def("split") {
+		tr.Split = DefaultTrainSplit
+	}
+	for _, n := range []struct {
+		key string
+		dst *int
+		def int
+	}{{"epochs", &tr.Epochs, DefaultEpochs}, {"batch_size", &tr.BatchSize, DefaultTrainBatch}} {
+		if def(n.key) {
+			*n.dst = n.def
+		}
+		if *n.dst < 1 {
+			return p.errf("train."+n.key, atValue, "must be ≥ 1, got %d", *n.dst)
+		}
+	}
+	if def("learning_rate") {
+		tr.LearningRate = DefaultLearningRate
+	}
+	if lr := tr.LearningRate; !(lr > 0) || math.IsInf(lr, 0) {
+		return p.errf("train.learning_rate", atValue, "must be a finite number > 0, got %v", lr)
+	}
+	if t.Seed < 0 {
+		return p.errf("train.seed", atValue, "must be ≥ 0 (0 = derived from seed), got %d", t.Seed)
+	}
+	tr.Seed = uint64(t.Seed)
+	if t.Seed == 0 {
+		tr.Seed = c.Seed("train")
+	}
+
+	// The optimizer.
+	tr.Optimizer = t.Optimizer
+	if def("optimizer") {
+		tr.Optimizer = models.OptimizerAdam
+	} else if !slices.Contains(models.Optimizers(), t.Optimizer) {
+		return p.errf("train.optimizer", atValue, "unknown optimizer %q (want one of %s)", t.Optimizer, strings.Join(models.Optimizers(), ", "))
+	}
+	sgd := tr.Optimizer == models.OptimizerSGD
+	if !def("momentum") {
+		if !sgd {
+			return p.errf("train.momentum", keyOnly, `is an SGD setting, but optimizer is %q (Adam's momentum is its fixed β₁ = 0.9); set optimizer = "sgd"`, tr.Optimizer)
+		}
+		if m := t.Momentum; !(m >= 0 && m < 1) {
+			return p.errf("train.momentum", atValue, "must be in [0, 1), got %v", m)
+		}
+		tr.Momentum = t.Momentum
+	}
+	if !def("nesterov") && t.Nesterov {
+		if !sgd {
+			return p.errf("train.nesterov", keyOnly, `is an SGD setting, but optimizer is %q; set optimizer = "sgd"`, tr.Optimizer)
+		}
+		if tr.Momentum == 0 {
+			return p.errf("train.nesterov", atValue, "Nesterov momentum needs train.momentum > 0 (e.g. 0.9)")
+		}
+		tr.Nesterov = true
+	}
+	if wd := t.WeightDecay; !(wd >= 0) || math.IsInf(wd, 0) {
+		return p.errf("train.weight_decay", atValue, "must be a finite number ≥ 0, got %v", wd)
+	}
+	tr.WeightDecay = t.WeightDecay
+
+	// The schedule's own keys.
+	step := tr.Schedule == models.ScheduleStep
+	for _, k := range []string{"milestones", "gamma"} {
+		if !def(k) && !step {
+			return p.errf("train."+k, keyOnly, `belongs to schedule = "step", but schedule is %q`, tr.Schedule)
+		}
+	}
+	if step {
+		if len(t.Milestones) == 0 {
+			key := "train.milestones"
+			if def("milestones") {
+				key = "train.schedule"
+			}
+			return p.errf(key, atValue, `schedule "step" needs milestones: the 0-based epochs from which the learning rate is multiplied by another gamma, e.g. milestones = [100, 150]`)
+		}
+		for i, m := range t.Milestones {
+			key := fmt.Sprintf("train.milestones[%d]", i)
+			switch {
+			case m < 1:
+				return p.errf(key, atValue, "must be ≥ 1 (a 0-based epoch after the first), got %d", m)
+			case i > 0 && m <= t.Milestones[i-1]:
+				return p.errf(key, atValue, "must be larger than milestones[%d] = %d, got %d", i-1, t.Milestones[i-1], m)
+			case m >= tr.Epochs:
+				return p.errf(key, atValue, "epoch %d is never reached: train.epochs is %d (0-based epochs 0–%d)", m, tr.Epochs, tr.Epochs-1)
+			}
+		}
+		tr.Milestones = slices.Clone(t.Milestones)
+		tr.Gamma = 0.1
+		if !def("gamma") {
+			if g := t.Gamma; !(g > 0 && g <= 1) {
+				return p.errf("train.gamma", atValue, "must be in (0, 1], got %v", g)
+			}
+			tr.Gamma = t.Gamma
+		}
+	}
+	if w := t.WarmupEpochs; w < 0 || w > tr.Epochs {
+		return p.errf("train.warmup_epochs", atValue, "must be in [0, epochs = %d], got %d", tr.Epochs, w)
+	}
+	tr.WarmupEpochs = t.WarmupEpochs
+
+	// Augmentation.
+	for i, a := range t.Augment {
+		key := fmt.Sprintf("train.augment[%d]", i)
+		if !slices.Contains(models.Augmentations(), a) {
+			return p.errf(key, atValue, "unknown augmentation %q (want %s)", a, strings.Join(models.Augmentations(), ", "))
+		}
+		if j := slices.Index(t.Augment, a); j < i {
+			return p.errf(key, atValue, "%q is listed twice (also train.augment[%d])", a, j)
+		}
+	}
+	if len(t.Augment) > 0 {
+		tr.Augment = slices.Clone(t.Augment)
+	}
+	crop := slices.Contains(tr.Augment, models.AugmentCrop)
+	if !def("crop_padding") {
+		if !crop {
+			return p.errf("train.crop_padding", keyOnly, `is the padding of the "crop" augmentation, which train.augment does not list`)
+		}
+		if t.CropPadding < 1 {
+			return p.errf("train.crop_padding", atValue, "must be ≥ 1, got %d", t.CropPadding)
+		}
+		tr.CropPadding = t.CropPadding
+	} else if crop {
+		tr.CropPadding = models.DefaultCropPadding
+	}
+	// The checks above name the key; this one guards against drift from
+	// the models package's own rules.
+	if err := tr.TrainConfig().Validate(); err != nil {
+		return p.errf("train", keyOnly, "%s", strings.TrimPrefix(err.Error(), "models: training config: "))
+	}
+	return nil
+}
+
+// buildPaper checks the [paper] table: its claim names the run's protocol,
+// and there is a purview detector and a baseline to compare.
+func (p *parser) buildPaper(c *Config, f *fileConfig, md *toml.MetaData) error {
+	if !md.IsDefined("paper") {
+		return nil
+	}
+	pp := f.Paper
+	if !md.IsDefined("paper", "claim") {
+		return p.errf("paper", keyOnly, `missing claim: write claim = %q (the protocol whose headline claim to check)`, c.Evaluate.Protocol)
+	}
+	if !slices.Contains(Protocols(), pp.Claim) {
+		return p.errf("paper.claim", atValue, "unknown claim %q (want one of %s)", pp.Claim, strings.Join(Protocols(), ", "))
+	}
+	if pp.Claim != c.Evaluate.Protocol {
+		return p.errf("paper.claim", atValue, "the %s claim is measured by the %s protocol, but evaluate.protocol is %q", pp.Claim, pp.Claim, c.Evaluate.Protocol)
+	}
+	var purview, other bool
+	for _, d := range c.Detectors {
+		if d.Type == PurviewType {
+			purview = true
+		} else {
+			other = true
+		}
+	}
+	if !purview || !other {
+		return p.errf("paper.claim", atValue, "the claim compares the best purview detector with the best baseline: list at least one [[detector]] of type %q and one of another type", PurviewType)
+	}
+	c.Paper = &pp
+	return nil
 }
 
 func defaultRepeats(protocol string) int {

@@ -1,9 +1,11 @@
 package experiments
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -136,7 +138,7 @@ kind = "uniform-noise"
 in_dist = "mnist:test"
 anomalies = ["noise"]
 `, `x.toml: detector: at least one [[detector]] table is required`},
-		{"neither train nor checkpoint", `[datasets.mnist]
+		{"neither train nor weights", `[datasets.mnist]
 kind = "mnist"
 [datasets.noise]
 kind = "uniform-noise"
@@ -145,7 +147,7 @@ in_dist = "mnist:test"
 anomalies = ["noise"]
 [[detector]]
 type = "msp"
-`, `x.toml: no [train] table and model.checkpoint is empty: set one of them`},
+`, `x.toml: no [train] table and model.weights is empty: set one of them`},
 		{"no anomalies", `[datasets.mnist]
 kind = "mnist"
 [evaluate]
@@ -200,7 +202,7 @@ anomalies = ["mnist:test"]
 `, `x.toml:1: workers: must be ≥ 0 (0 = one per CPU), got -2`},
 		{"unknown arch", `[model]
 arch = "resnet"
-`, `x.toml:2: model.arch: unknown architecture "resnet" (known: lenet5, lenet5-dropout, resnet20)`},
+`, `x.toml:2: model.arch: architecture "resnet": unknown (known: lenet5, lenet5-dropout, resnet20, resnet18, resnet34, densenet100, wrn-28-10, or resnet18-wN, resnet34-wN, densenet-bc-D-K, wrn-D-W)`},
 		{"dataset without kind", `[datasets.mnist]
 path = "data"
 `, `x.toml:1: datasets.mnist: missing kind`},
@@ -259,7 +261,7 @@ schedule = "linear"
 [evaluate]
 in_dist = "mnist:test"
 anomalies = ["noise"]
-`, `x.toml:6: train.schedule: unknown schedule "linear" (want one of cosine, constant)`},
+`, `x.toml:6: train.schedule: unknown schedule "linear" (want one of cosine, constant, step)`},
 		{"unknown protocol", `[datasets.mnist]
 kind = "mnist"
 [train]
@@ -421,7 +423,7 @@ func TestDetailed(t *testing.T) {
 
 Help:
 
-    Keys of [model]: arch, checkpoint, cache.
+    Keys of [model]: arch, weights, name_map, mean, std, cache.
 `
 	if got := ce.Detailed(); got != want {
 		t.Errorf("Detailed:\n%s\nwant:\n%s", got, want)
@@ -462,12 +464,12 @@ func TestMNISTConfig(t *testing.T) {
 	if c.Name != "mnist" || c.Out != "runs" || c.MasterSeed != 1 || c.Workers != 2 {
 		t.Errorf("top level = %q %q %d %d", c.Name, c.Out, c.MasterSeed, c.Workers)
 	}
-	if c.Model != (Model{Arch: "lenet5", Checkpoint: "", Cache: "cache"}) || !c.TrainsModel() {
+	if !reflect.DeepEqual(c.Model, Model{Arch: "lenet5", Weights: "", NameMap: "auto", Cache: "cache"}) || !c.TrainsModel() {
 		t.Errorf("model = %+v", c.Model)
 	}
 	// seed = 0 in [train]: derived, = Seed("train") with master seed 1 (Python check in TestSeed).
-	wantTrain := Train{Dataset: "mnist", Split: "train", Epochs: 4, BatchSize: 64, LearningRate: 1e-3, Schedule: "cosine", Seed: 14628335061905875578}
-	if c.Train == nil || *c.Train != wantTrain {
+	wantTrain := Train{Dataset: "mnist", Split: "train", Epochs: 4, BatchSize: 64, LearningRate: 1e-3, Schedule: "cosine", Seed: 14628335061905875578, Optimizer: "adam"}
+	if c.Train == nil || !reflect.DeepEqual(*c.Train, wantTrain) {
 		t.Errorf("train = %+v, want %+v", c.Train, wantTrain)
 	}
 	if got := strings.Join(c.DatasetOrder, " "); got != "mnist fashion-mnist uniform gaussian" {
@@ -505,11 +507,11 @@ func TestDefaults(t *testing.T) {
 	if c.Name != "small" || c.Out != DefaultOut || c.MasterSeed != 0 || c.Workers != 0 {
 		t.Errorf("top level = %q %q %d %d", c.Name, c.Out, c.MasterSeed, c.Workers)
 	}
-	if c.Model != (Model{Arch: "lenet5", Cache: "cache"}) {
+	if !reflect.DeepEqual(c.Model, Model{Arch: "lenet5", NameMap: "auto", Cache: "cache"}) {
 		t.Errorf("model = %+v", c.Model)
 	}
-	want := Train{Dataset: "mnist", Split: "train", Epochs: 1, BatchSize: 64, LearningRate: 1e-3, Schedule: "cosine", Seed: 6387608752183916524}
-	if *c.Train != want {
+	want := Train{Dataset: "mnist", Split: "train", Epochs: 1, BatchSize: 64, LearningRate: 1e-3, Schedule: "cosine", Seed: 6387608752183916524, Optimizer: "adam"}
+	if !reflect.DeepEqual(*c.Train, want) {
 		t.Errorf("train = %+v, want %+v", *c.Train, want)
 	}
 	wantEval := "{InDist:mnist:test Fit:mnist:train FitSamples:2000 Anomalies:[noise] Samples:2000 Folds:5 Protocol:ood Repeats:1}"
@@ -523,10 +525,10 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("Raw/File not kept")
 	}
 
-	// An in-distribution set without a split needs an explicit fit set; a
-	// checkpoint makes [train] optional, and wins over it when both are given.
+	// An in-distribution set without a split needs an explicit fit set;
+	// weights make [train] optional, and win over it when both are given.
 	c, err = Parse([]byte(`[model]
-checkpoint = "w.safetensors"
+weights = "w.safetensors"
 [datasets.a]
 kind = "idx"
 [datasets.fit]
@@ -883,16 +885,21 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// TestShippedConfigs parses every configuration in configs/ and checks its
-// tables offline (the CIFAR and SVHN data are not on this machine; run and
-// validate check them against the files).
+// TestShippedConfigs parses every configuration in configs/, configs/paper/
+// and configs/train/ and checks its tables offline (the CIFAR and SVHN data
+// and the published weights are not on this machine; run and validate check
+// them against the files).
 func TestShippedConfigs(t *testing.T) {
-	files, err := filepath.Glob("../configs/*.toml")
-	if err != nil || len(files) < 6 {
-		t.Fatalf("configs: %v %v", files, err)
+	var files []string
+	for _, dir := range []string{"../configs", "../configs/paper", "../configs/train"} {
+		fs, err := filepath.Glob(dir + "/*.toml")
+		if err != nil || len(fs) < 6 {
+			t.Fatalf("%s: %v %v", dir, fs, err)
+		}
+		files = append(files, fs...)
 	}
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		t.Run(strings.TrimPrefix(f, "../configs/"), func(t *testing.T) {
 			cfg, err := Load(f)
 			if err != nil {
 				t.Fatal(err)
@@ -900,6 +907,67 @@ func TestShippedConfigs(t *testing.T) {
 			if err := CheckOffline(cfg, 10); err != nil {
 				t.Fatal(err)
 			}
+			if base := filepath.Base(f); cfg.Name != strings.TrimSuffix(base, ".toml") {
+				t.Errorf("name %q, want the file's base name", cfg.Name)
+			}
+			switch filepath.Base(filepath.Dir(f)) {
+			case "paper":
+				if cfg.Paper == nil || cfg.Paper.Claim != cfg.Evaluate.Protocol || cfg.TrainsModel() || !strings.HasPrefix(cfg.Model.Weights, "weights/") {
+					t.Errorf("paper config: claim %+v, protocol %s, weights %q", cfg.Paper, cfg.Evaluate.Protocol, cfg.Model.Weights)
+				}
+			case "train":
+				if !cfg.TrainsModel() || cfg.Paper != nil {
+					t.Errorf("training recipe: trains %v, paper %+v", cfg.TrainsModel(), cfg.Paper)
+				}
+			}
+			if cfg.Evaluate.InDist.Dataset == "cifar10" && cfg.Model.Arch != "resnet20" || strings.Contains(f, "train/cifar10") {
+				// The Mahalanobis code's normalisation (lib_generation / main.py).
+				if !reflect.DeepEqual(cfg.Model.Mean, []float64{0.4914, 0.4822, 0.4465}) || !reflect.DeepEqual(cfg.Model.Std, []float64{0.2023, 0.1994, 0.2010}) {
+					t.Errorf("mean %v std %v, want the Mahalanobis code's CIFAR-10 values", cfg.Model.Mean, cfg.Model.Std)
+				}
+			}
 		})
+	}
+}
+
+// TestTrainingRecipes pins the recipes of configs/train to their sources
+// (each file's comment names it).
+func TestTrainingRecipes(t *testing.T) {
+	cropFlip := []string{"crop", "flip"}
+	cases := []struct {
+		file string
+		arch string
+		want Train
+	}{
+		{"cifar10_resnet18", "resnet18", Train{Epochs: 200, BatchSize: 128, LearningRate: 0.1, Optimizer: "sgd", Momentum: 0.9, WeightDecay: 5e-4,
+			Schedule: "cosine", Augment: cropFlip, CropPadding: 4}},
+		{"cifar10_resnet34", "resnet34", Train{Epochs: 200, BatchSize: 128, LearningRate: 0.1, Optimizer: "sgd", Momentum: 0.9, WeightDecay: 5e-4,
+			Schedule: "cosine", Augment: cropFlip, CropPadding: 4}},
+		{"cifar10_densenet100", "densenet100", Train{Epochs: 300, BatchSize: 64, LearningRate: 0.1, Optimizer: "sgd", Momentum: 0.9, Nesterov: true,
+			WeightDecay: 1e-4, Schedule: "step", Milestones: []int{150, 225}, Gamma: 0.1, Augment: cropFlip, CropPadding: 4}},
+		{"cifar10_wrn-28-10", "wrn-28-10", Train{Epochs: 200, BatchSize: 128, LearningRate: 0.1, Optimizer: "sgd", Momentum: 0.9, Nesterov: true,
+			WeightDecay: 5e-4, Schedule: "step", Milestones: []int{60, 120, 160}, Gamma: 0.2, Augment: cropFlip, CropPadding: 4}},
+		{"cifar10_resnet20", "resnet20", Train{Epochs: 200, BatchSize: 128, LearningRate: 0.1, Optimizer: "sgd", Momentum: 0.9, WeightDecay: 1e-4,
+			Schedule: "step", Milestones: []int{100, 150}, Gamma: 0.1, Augment: cropFlip, CropPadding: 4}},
+		{"mnist_lenet5", "lenet5", Train{Epochs: 4, BatchSize: 64, LearningRate: 1e-3, Optimizer: "adam", Schedule: "cosine"}},
+	}
+	for _, c := range cases {
+		cfg, err := Load("../configs/train/" + c.file + ".toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := *cfg.Train
+		got.Dataset, got.Split, got.Seed = "", "", 0
+		if cfg.Model.Arch != c.arch || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: arch %s, train %+v\nwant arch %s, train %+v", c.file, cfg.Model.Arch, got, c.arch, c.want)
+		}
+	}
+	// The MNIST recipe shares configs/mnist.toml's cached model.
+	a, _ := Load("../configs/train/mnist_lenet5.toml")
+	b, _ := Load("../configs/mnist.toml")
+	sa, _ := modelSection(a, 10)
+	sb, _ := modelSection(b, 10)
+	if a.ModelHash() != b.ModelHash() || !bytes.Equal(sa, sb) {
+		t.Errorf("configs/train/mnist_lenet5.toml and configs/mnist.toml train different models:\n%s\n%s", sa, sb)
 	}
 }

@@ -422,10 +422,11 @@ trained on the other folds, so at least 2 folds are needed. The paper uses 5:
 `
 
 const usageTrain = `
-Either load trained weights:
+Either load trained weights (a safetensors file with PyTorch state_dict
+names; scripts/pth2safetensors.py converts a .pth):
 
     [model]
-    checkpoint = "lenet5.safetensors"
+    weights = "lenet5.safetensors"
 
 or train the model (and cache it):
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/purview-lab/purview/internal/atomicfile"
+	"github.com/purview-lab/purview/models"
 )
 
 // ManifestFile is the manifest's file name inside the run directory.
@@ -50,6 +51,9 @@ type Manifest struct {
 	Phases []Phase `json:"phases"`
 	// Model describes the network the detectors probed.
 	Model *ModelSummary `json:"model,omitempty"`
+	// Claim is the headline claim of [paper] beside the measured one; nil
+	// without a [paper] table.
+	Claim *Claim `json:"claim,omitempty"`
 	// Outputs lists the files the run wrote, relative to the run directory, sorted.
 	Outputs []string `json:"outputs"`
 
@@ -60,11 +64,23 @@ type Manifest struct {
 type ModelSummary struct {
 	Arch    string `json:"arch"`
 	Classes int    `json:"classes"`
-	// Weights is the checkpoint the weights came from: the configured
-	// model.checkpoint, or the training cache entry.
-	Weights    string   `json:"weights"`
-	Accuracy   *float64 `json:"accuracy,omitempty"` // top-1 accuracy on AccuracyOn (a fraction); nil when that set has no labels
-	AccuracyOn string   `json:"accuracy_on"`        // the full in-distribution split
+	// Weights is the safetensors file the weights came from: the configured
+	// model.weights, or model.safetensors of the training cache entry.
+	Weights       string `json:"weights"`
+	WeightsSHA256 string `json:"weights_sha256,omitempty"` // of the file's bytes, hex
+	// NameMap is the name map model.weights was loaded under (see
+	// models.LoadWeights); "" for a trained model.
+	NameMap string `json:"name_map,omitempty"`
+	// Mean and Std are the network's input normalisation; omitted when it has none.
+	Mean       []float64 `json:"mean,omitempty"`
+	Std        []float64 `json:"std,omitempty"`
+	Accuracy   *float64  `json:"accuracy,omitempty"` // top-1 accuracy on AccuracyOn (a fraction); nil when that set has no labels
+	AccuracyOn string    `json:"accuracy_on"`        // the full in-distribution split
+}
+
+func newModelSummary(net *models.Sequential, src modelSource) *ModelSummary {
+	mean, std := net.Normalization()
+	return &ModelSummary{Arch: net.Arch(), Classes: net.Classes(), Weights: src.weights, WeightsSHA256: src.sha256, NameMap: src.nameMap, Mean: mean, Std: std}
 }
 
 // Dependency is one module the binary was built with.

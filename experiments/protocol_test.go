@@ -193,7 +193,7 @@ func TestAdversarialProtocol(t *testing.T) {
 	}
 	// The saved adversarial examples reload as an ordinary dataset, so
 	// detectors can be rerun on them without attacking again.
-	reload := "[model]\ncheckpoint = " + strconvQuote(filepath.Join(dir, "model.safetensors")) + `
+	reload := "[model]\nweights = " + strconvQuote(filepath.Join(dir, "model.safetensors")) + `
 [datasets.mnist]
 kind = "mnist"
 [datasets.adv]

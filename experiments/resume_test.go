@@ -265,7 +265,7 @@ func TestKilledRunChild(t *testing.T) {
 func TestUnwritableOutput(t *testing.T) {
 	tmp := t.TempDir()
 	ckpt := writeCheckpoint(t, tmp)
-	cfgText := "[model]\ncheckpoint = " + strconvQuote(ckpt) + `
+	cfgText := "[model]\nweights = " + strconvQuote(ckpt) + `
 [datasets.mnist]
 kind = "mnist"
 [datasets.noise]

@@ -60,12 +60,14 @@ type setup struct {
 	sharded     bool             // computing one shard: tolerate sets too small to evaluate
 }
 
-// newSetup builds every dataset source and detector of cfg (decoding their
-// tables strictly), loads every set it names, checking splits and image
-// shapes, and reads the checkpoint or the training set to learn the class
-// count: everything a configuration can get wrong is reported before a model
-// trains.
-func newSetup(cfg *Config) (*setup, error) {
+// loadFunc reads the whole set ref, named in errors by its config key.
+type loadFunc func(key string, ref Ref) (*datasets.Set, error)
+
+// newLoader builds every dataset source of cfg (decoding their tables
+// strictly) and returns the function that loads a set in the model's input
+// shape, each set once: the training and fit sets are usually the same split.
+// Sets are never modified after loading (sample copies), so sharing is safe.
+func newLoader(cfg *Config) (loadFunc, error) {
 	sources, err := buildSources(cfg)
 	if err != nil {
 		return nil, err
@@ -74,11 +76,8 @@ func newSetup(cfg *Config) (*setup, error) {
 	if err != nil {
 		return nil, cfg.KeyError("model.arch", "%v", err)
 	}
-	// load reads the whole set ref (named by config key) in the model's shape,
-	// once: the training and fit sets are usually the same split. Sets are
-	// never modified after loading (sample copies), so sharing is safe.
 	loaded := map[Ref]*datasets.Set{}
-	load := func(key string, ref Ref) (*datasets.Set, error) {
+	return func(key string, ref Ref) (*datasets.Set, error) {
 		if set, ok := loaded[ref]; ok {
 			return set, nil
 		}
@@ -88,6 +87,18 @@ func newSetup(cfg *Config) (*setup, error) {
 		}
 		loaded[ref] = set
 		return set, nil
+	}, nil
+}
+
+// newSetup builds every dataset source and detector of cfg (decoding their
+// tables strictly), loads every set it names, checking splits and image
+// shapes, and reads model.weights or the training set to learn the class
+// count: everything a configuration can get wrong is reported before a model
+// trains.
+func newSetup(cfg *Config) (*setup, error) {
+	load, err := newLoader(cfg)
+	if err != nil {
+		return nil, err
 	}
 	st := &setup{}
 	if st.plan, err = planModel(cfg, load); err != nil {
@@ -181,7 +192,7 @@ func buildSources(cfg *Config) (map[string]datasets.Source, error) {
 // CheckOffline checks what can be checked without data or a model: every
 // dataset, detector and attack table decodes strictly into its parameters,
 // and every corruption is known. Detectors are built for classes classes
-// (the model's class count is not known without its checkpoint or data).
+// (the model's class count is not known without its weights or data).
 // It reads no data file.
 func CheckOffline(cfg *Config, classes int) error {
 	if _, err := buildSources(cfg); err != nil {
@@ -262,7 +273,7 @@ func loadRef(cfg *Config, src datasets.Source, key string, ref Ref, c, h, w int)
 }
 
 // Check does everything Run does before training: it builds every dataset
-// and detector from its table and reads the checkpoint or the training set.
+// and detector from its table and reads model.weights or the training set.
 // It writes nothing.
 func Check(cfg *Config) error {
 	_, err := newSetup(cfg)
@@ -270,7 +281,7 @@ func Check(cfg *Config) error {
 }
 
 // Run executes the experiment of cfg: it trains (or loads from the cache, or
-// from cfg.Model.Checkpoint) the model, draws the evaluation sets, runs every
+// from cfg.Model.Weights) the model, draws the evaluation sets, runs every
 // detector, computes the metrics and writes the run directory. It ends by
 // printing the AUROC table on opts.Stdout.
 func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
@@ -285,23 +296,13 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if opts.Out != "" {
 		out = opts.Out
 	}
-	workers := cfg.Workers
-	if opts.Workers > 0 {
-		workers = opts.Workers
-	}
-	if workers <= 0 {
-		workers = runtime.NumCPU()
-	}
+	workers := opts.workers(cfg)
 	st, err := newSetup(cfg)
 	if err != nil {
 		return err
 	}
 	plan, names, dets := st.plan, st.names, st.dets
-	cacheDir := cfg.Model.Cache
-	if opts.Cache != "" {
-		cacheDir = opts.Cache
-	}
-	store, err := cache.Open(cacheDir)
+	store, err := cache.Open(opts.cacheDir(cfg))
 	if err != nil {
 		return err
 	}
@@ -355,7 +356,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 
 	// The model.
 	phase := time.Now()
-	raw, trainLog, weightsFrom, err := plan.build(ctx, cfg, store, st.inAll, workers, log)
+	raw, trainLog, src, err := plan.build(ctx, cfg, store, st.inAll, workers, log)
 	if err != nil {
 		return err
 	}
@@ -380,7 +381,8 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	// the detectors see a sample of it.
 	phase = time.Now()
 	inAll, inSet, fitSet, anomSets := st.inAll, st.in, st.fit, st.anoms
-	man.Model = &ModelSummary{Arch: net.Arch(), Classes: net.Classes(), Weights: weightsFrom, AccuracyOn: inAll.Name}
+	man.Model = newModelSummary(raw, src)
+	man.Model.AccuracyOn = inAll.Name
 	testAcc := math.NaN()
 	if sharded {
 		// A shard computes its part of the accuracy's forward passes, for
@@ -473,6 +475,17 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	for _, p := range pairs {
 		table.Sets = append(table.Sets, p.name)
 	}
+	var claim *Claim
+	if cfg.Paper != nil {
+		family := map[string]bool{}
+		for i, n := range names {
+			family[n] = cfg.Detectors[i].Type == PurviewType
+		}
+		if claim, err = ComputeClaim(cfg.Paper.Claim, table, func(d string) bool { return family[d] }); err != nil {
+			return err
+		}
+		man.Claim = claim
+	}
 	man.AddPhase("metrics", time.Since(phase))
 
 	// Outputs.
@@ -481,6 +494,14 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		return err
 	}
 	man.AddOutput("table.md", "table.csv", "table.json", "table.tex")
+	if claim != nil {
+		if err := write("claims.md", []byte(claim.Markdown(cfg.Name))); err != nil {
+			return err
+		}
+		if err := write("claims.json", claim.JSON()); err != nil {
+			return err
+		}
+	}
 	scores, err := scoresCSV(names, pairs, results)
 	if err != nil {
 		return err
@@ -536,8 +557,68 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	} else if err := table.Terminal(opts.Stdout); err != nil {
 		return err
 	}
+	if claim != nil {
+		fmt.Fprintln(opts.Stdout, claim.Summary())
+	}
 	fmt.Fprintf(opts.Stdout, "results in %s\n", rd.Final())
 	return nil
+}
+
+// workers is the number of workers a run of cfg uses.
+func (opts RunOptions) workers(cfg *Config) int {
+	w := cfg.Workers
+	if opts.Workers > 0 {
+		w = opts.Workers
+	}
+	if w <= 0 {
+		w = runtime.NumCPU()
+	}
+	return w
+}
+
+// cacheDir is the cache directory a run of cfg uses.
+func (opts RunOptions) cacheDir(cfg *Config) string {
+	if opts.Cache != "" {
+		return opts.Cache
+	}
+	return cfg.Model.Cache
+}
+
+// LoadModel returns the network of cfg exactly as Run gets it — loaded from
+// model.weights, read from the training cache entry, or trained now (and
+// cached, resumably) as [train] says — with where its weights came from. It
+// reads only the training and in-distribution sets and builds no detector.
+// Only opts.Cache, opts.Workers and opts.Stderr (the training log) matter.
+func LoadModel(ctx context.Context, cfg *Config, opts RunOptions) (*models.Sequential, *ModelSummary, error) {
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	load, err := newLoader(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := planModel(cfg, load)
+	if err != nil {
+		return nil, nil, err
+	}
+	var inAll *datasets.Set
+	if cfg.TrainsModel() && cfg.Evaluate.InDist.Dataset == cfg.Train.Dataset {
+		// For the training log's accuracy, as Run reports it.
+		if inAll, err = load("evaluate.in_dist", cfg.Evaluate.InDist); err != nil {
+			return nil, nil, err
+		}
+	}
+	var store *cache.Store
+	if cfg.TrainsModel() {
+		if store, err = cache.Open(opts.cacheDir(cfg)); err != nil {
+			return nil, nil, err
+		}
+	}
+	net, _, src, err := plan.build(ctx, cfg, store, inAll, opts.workers(cfg), opts.Stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return net, newModelSummary(net, src), nil
 }
 
 // sample returns n samples of set drawn without replacement by a seeded

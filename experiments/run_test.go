@@ -222,7 +222,7 @@ func TestRunRejectsDuplicateDerivedNames(t *testing.T) {
 	tmp := t.TempDir()
 	cfgText := `
 [model]
-checkpoint = "CKPT"
+weights = "CKPT"
 [datasets.mnist]
 kind = "mnist"
 [datasets.uniform]
@@ -293,7 +293,7 @@ func TestCheckCatchesBeforeTraining(t *testing.T) {
 	tmp := t.TempDir()
 	ckpt := writeCheckpoint(t, tmp)
 	img, lab := writeIDX(t, tmp, 3, 14, 14)
-	head := "[model]\ncheckpoint = " + strconvQuote(ckpt) + `
+	head := "[model]\nweights = " + strconvQuote(ckpt) + `
 [datasets.mnist]
 kind = "mnist"
 [datasets.noise]
@@ -358,7 +358,7 @@ func TestRunNamesNonFiniteScore(t *testing.T) {
 	tmp := t.TempDir()
 	ckpt := writeCheckpoint(t, tmp)
 	for _, typ := range []string{"test-nan", "test-nan-supervised"} {
-		src := "[model]\ncheckpoint = " + strconvQuote(ckpt) + `
+		src := "[model]\nweights = " + strconvQuote(ckpt) + `
 [datasets.mnist]
 kind = "mnist"
 [datasets.noise]

@@ -47,6 +47,7 @@ func commands(e *env) []*Command {
 		newMergeCommand(e),
 		newValidateCommand(e),
 		newListCommand(e),
+		newExportCommand(e),
 		newCacheCommand(e),
 		newCorruptCommand(e),
 		newBenchCommand(e),

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/purview-lab/purview/datasets"
+	"github.com/purview-lab/purview/models"
 )
 
 func TestRun(t *testing.T) {
@@ -43,7 +45,7 @@ func TestRun(t *testing.T) {
 		{"bad flag value", []string{"run", "x.toml", "--workers", "many"}, 2, "",
 			"purview run: invalid value \"many\" for flag -workers: parse error\n…"},
 		{"negative workers", []string{"run", "x.toml", "--workers=-3"}, 2, "", "purview run: --workers must be ≥ 0, got -3\n…"},
-		{"bad list", []string{"list", "models"}, 2, "", "purview list: unknown list \"models\": want one of detectors, datasets, attacks, corruptions\n…"},
+		{"bad list", []string{"list", "weights"}, 2, "", "purview list: unknown list \"weights\": want one of detectors, datasets, attacks, corruptions, models\n…"},
 		{"run: missing config file", []string{"run", missing}, 1, "",
 			"purview: open " + missing + ": no such file or directory\n"},
 		{"run: bad config", []string{"run", bad, "--out", dir}, 1, "",
@@ -130,7 +132,7 @@ func TestNewCommands(t *testing.T) {
 	cfg := filepath.Join(dir, "c.toml")
 	os.WriteFile(cfg, []byte(`name = "c"
 [model]
-checkpoint = "x.safetensors"
+weights = "x.safetensors"
 [datasets.mnist]
 kind = "mnist"
 [datasets.u]
@@ -166,8 +168,13 @@ type = "msp"
 			"purview: merge: shards [0 1] of 2 have no receipt for this configuration under " + filepath.Join(dir, ".shards", "c")},
 		{"bad shard", []string{"run", cfg, "--shard", "3/2"}, 2, "", "purview run: --shard: "},
 		{"bench bad model", []string{"bench", "--models", "vgg"}, 2, "", "purview bench: --models: unknown model \"vgg\""},
+		{"list models", []string{"list", "models"}, 0, "Architectures (model.arch; trainable parameters for 10 classes):\n\n  lenet5           1×28×28        61,706 parameters\n", ""},
+		{"export needs --out", []string{"export", cfg}, 2, "", "purview export: --out FILE is required\n"},
+		{"export: missing weights", []string{"export", cfg, "--out", filepath.Join(dir, "x.safetensors")}, 1, "", "purview: " + cfg + ":3: model.weights: models: checkpoint: open x.safetensors: no such file or directory\n"},
 		{"validate offline", []string{"validate", "--offline", "../../configs/cifar10.toml"}, 0,
 			"../../configs/cifar10.toml: OK (offline: data not read): run \"cifar10\" trains the model with [train]; ood protocol, 5 datasets, 4 anomaly sets, 8 detectors\n", ""},
+		{"validate offline, a paper protocol", []string{"validate", "--offline", "../../configs/paper/cifar10_resnet34_adversarial.toml"}, 0,
+			"../../configs/paper/cifar10_resnet34_adversarial.toml: OK (offline: data not read): run \"cifar10_resnet34_adversarial\" loads weights/resnet34_cifar10.safetensors; adversarial protocol, 1 dataset, 5 attacks, 8 detectors; reports the paper's adversarial claim\n", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -186,5 +193,51 @@ type = "msp"
 	}
 	if b, err := os.ReadFile(sheet); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 		t.Errorf("contact sheet: %v", err)
+	}
+}
+
+// TestExport writes the model of a configuration with weights and reads it
+// back: the same tensors and the normalisation in the metadata.
+func TestExport(t *testing.T) {
+	dir := t.TempDir()
+	net, err := models.New(models.Spec{Arch: "lenet5", Classes: 10, Seed: 5, Mean: []float64{0.1307}, Std: []float64{0.3081}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "in.safetensors")
+	if err := models.SaveCheckpoint(in, net); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "e.toml")
+	os.WriteFile(cfg, []byte(`[model]
+weights = "`+in+`"
+[datasets.mnist]
+kind = "mnist"
+[datasets.u]
+kind = "uniform-noise"
+[evaluate]
+in_dist = "mnist:test"
+anomalies = ["u"]
+[[detector]]
+type = "msp"
+`), 0o644)
+	out := filepath.Join(dir, "out.safetensors")
+	var stdout, stderr bytes.Buffer
+	if status := run([]string{"export", cfg, "--out", out}, &stdout, &stderr); status != 0 {
+		t.Fatalf("status %d: %s", status, stderr.String())
+	}
+	if want := "wrote " + out + ": lenet5, 10 classes, normalisation mean [0.1307] std [0.3081]; weights from " + in + "\n"; stdout.String() != want {
+		t.Errorf("stdout %q, want %q", stdout.String(), want)
+	}
+	ps, meta, err := models.ReadCheckpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta["arch"] != "lenet5" || meta["classes"] != "10" || meta["mean"] != "[0.1307]" || meta["std"] != "[0.3081]" {
+		t.Errorf("metadata %v", meta)
+	}
+	want, _, _ := models.ReadCheckpoint(in)
+	if !reflect.DeepEqual(ps, want) {
+		t.Errorf("exported tensors differ from the weights they were loaded from")
 	}
 }

@@ -49,7 +49,7 @@ func runConfig(e *env, cfg *experiments.Config, opts experiments.RunOptions) err
 		if dir == "" {
 			dir = cfg.Model.Cache
 		}
-		return fmt.Errorf("interrupted; run the same command again: the trained model and every finished block of work are reused from the cache %s", dir)
+		return fmt.Errorf("interrupted; run the same command again: training resumes from its last finished epoch, and the trained model and every finished block of work are reused from the cache %s", dir)
 	}
 	return err
 }
@@ -68,8 +68,12 @@ the configuration's name.
 Everything expensive is cached (model.cache, or --cache): the trained model,
 adversarial examples and the per-sample model quantities (logits, purview
 features, layer features) in blocks of 512 samples. Running a configuration
-again, or after it was interrupted or killed, reuses what was finished and
-gives byte-identical results.
+again, or after it was interrupted or killed, reuses what was finished —
+training resumes from its last finished epoch — and gives byte-identical
+results.
+
+With a [paper] table the run also prints and writes (claims.md, claims.json)
+the paper's headline claim for its protocol beside the measured one.
 
 --shard I/N (0-based) computes only part I of N of the per-sample work into
 the cache and leaves a receipt under OUT/.shards/NAME; when all N parts are

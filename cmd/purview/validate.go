@@ -19,13 +19,13 @@ before starting: the schema (unknown keys are errors), every value, the
 references between tables, and the parameters of every dataset and detector.
 It prints OK, or the first error with the offending lines and a hint.
 
---offline skips everything that reads data or a checkpoint: the tables are
+--offline skips everything that reads data or weights: the tables are
 still decoded strictly, for a configuration written on a machine without the
 data.
 `,
 		Flag: flag.NewFlagSet("validate", flag.ContinueOnError),
 	}
-	offline := cmd.Flag.Bool("offline", false, "check the tables only, reading no data or checkpoint")
+	offline := cmd.Flag.Bool("offline", false, "check the tables only, reading no data or weights")
 	cmd.Run = func(args []string) error {
 		if len(args) != 1 {
 			return argCount(args, "CONFIG")
@@ -48,14 +48,14 @@ data.
 		}
 		what := "trains the model with [train]"
 		if !cfg.TrainsModel() {
-			what = "loads " + cfg.Model.Checkpoint
+			what = "loads " + cfg.Model.Weights
 		}
 		var tasks string
 		switch cfg.Evaluate.Protocol {
 		case experiments.ProtocolOOD:
-			tasks = fmt.Sprintf("%d anomaly sets", len(cfg.Evaluate.Anomalies))
+			tasks = plural(len(cfg.Evaluate.Anomalies), "anomaly set")
 		case experiments.ProtocolAdversarial:
-			tasks = fmt.Sprintf("%d attacks", len(cfg.Attacks))
+			tasks = plural(len(cfg.Attacks), "attack")
 		case experiments.ProtocolCorruption:
 			tasks = fmt.Sprintf("corruptions %v at severities %v", cfg.Corruption.Names, cfg.Corruption.Severities)
 		}
@@ -63,8 +63,12 @@ data.
 		if *offline {
 			note = " (offline: data not read)"
 		}
-		fmt.Fprintf(e.stdout, "%s: OK%s: run %q %s; %s protocol, %s, %s, %d detectors\n",
-			args[0], note, cfg.Name, what, cfg.Evaluate.Protocol, plural(len(cfg.Datasets), "dataset"), tasks, len(cfg.Detectors))
+		claim := ""
+		if cfg.Paper != nil {
+			claim = "; reports the paper's " + cfg.Paper.Claim + " claim"
+		}
+		fmt.Fprintf(e.stdout, "%s: OK%s: run %q %s; %s protocol, %s, %s, %s%s\n",
+			args[0], note, cfg.Name, what, cfg.Evaluate.Protocol, plural(len(cfg.Datasets), "dataset"), tasks, plural(len(cfg.Detectors), "detector"), claim)
 		return nil
 	}
 	return cmd
