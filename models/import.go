@@ -92,7 +92,9 @@ func LoadWeights(path string, sp Spec, nameMap string) (*Sequential, string, err
 		return nil, "", err
 	}
 	if arch, ok := meta["arch"]; ok && arch != sp.Arch {
-		return nil, "", fmt.Errorf("models: weights %s hold a %s, want %s", path, arch, sp.Arch)
+		if fa, err := ParseArch(arch); err != nil || fa.Canonical != a.Canonical {
+			return nil, "", fmt.Errorf("models: weights %s hold a %s, want %s", path, arch, sp.Arch)
+		}
 	}
 	if sp.Mean == nil && sp.Std == nil && meta["mean"] != "" {
 		if json.Unmarshal([]byte(meta["mean"]), &sp.Mean) != nil || json.Unmarshal([]byte(meta["std"]), &sp.Std) != nil {

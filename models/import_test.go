@@ -127,6 +127,16 @@ func TestLoadWeightsErrors(t *testing.T) {
 			t.Errorf("LoadWeights(%s, %s, %s) = %v\nwant error containing %q", filepath.Base(c.path), c.spec.Arch, c.nameMap, err, c.want)
 		}
 	}
+	// Aliases name the same network.
+	for _, c := range []struct{ saved, loaded string }{{"resnet18-w64", ArchResNet18}, {"densenet-bc-100-12", ArchDenseNet100}} {
+		a, b := mustParse(t, c.saved), mustParse(t, c.loaded)
+		if a.Canonical != b.Canonical {
+			t.Errorf("%s and %s: canonical %s and %s", c.saved, c.loaded, a.Canonical, b.Canonical)
+		}
+	}
+	if mustParse(t, "wrn-28-10").Canonical == mustParse(t, "wrn-28-1").Canonical {
+		t.Error("wrn-28-10 and wrn-28-1 share a canonical name")
+	}
 	// The normalisation travels in the file's metadata.
 	net, _, err := LoadWeights(normPath, Spec{Arch: "wrn-10-1"}, NameMapAuto)
 	if err != nil {
@@ -162,4 +172,13 @@ func TestHalfPrecision(t *testing.T) {
 	if _, err := toFloat32(safetensors.I64, make([]byte, 8)); err == nil {
 		t.Error("I64 accepted as weights")
 	}
+}
+
+func mustParse(t *testing.T, arch string) ArchInfo {
+	t.Helper()
+	a, err := ParseArch(arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

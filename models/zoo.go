@@ -10,6 +10,10 @@ import (
 type ArchInfo struct {
 	Name   string // as given
 	Family string // "lenet5", "resnet20", "resnet", "densenet-bc", "wrn"
+	// Canonical is the fully parameterised name: two names build the same
+	// network exactly when their canonical names are equal
+	// ("densenet100" and "densenet-bc-100-12").
+	Canonical string
 	in     shape
 	build  func(Spec) *builder
 }
@@ -32,11 +36,11 @@ func ParseArch(name string) (ArchInfo, error) {
 		if name == ArchLeNet5Dropout {
 			p = 0.5
 		}
-		a.Family, a.in = "lenet5", shape{1, 28, 28}
+		a.Family, a.in, a.Canonical = "lenet5", shape{1, 28, 28}, name
 		a.build = func(sp Spec) *builder { return lenet5(sp, p) }
 		return a, nil
 	case ArchResNet20:
-		a.Family, a.build = "resnet20", resnet20
+		a.Family, a.build, a.Canonical = "resnet20", resnet20, name
 		return a, nil
 	case ArchDenseNet100:
 		name = "densenet-bc-100-12"
@@ -66,7 +70,7 @@ func ParseArch(name string) (ArchInfo, error) {
 			}
 			width = v[0]
 		}
-		a.Family = "resnet"
+		a.Family, a.Canonical = "resnet", fmt.Sprintf("%s-w%d", name[:len("resnet18")], width)
 		a.build = func(sp Spec) *builder { return resnetCIFAR(sp, blocks, width) }
 		return a, nil
 	case strings.HasPrefix(name, "densenet-bc-"):
@@ -74,7 +78,7 @@ func ParseArch(name string) (ArchInfo, error) {
 		if !ok || len(v) != 2 || v[0] < 10 || (v[0]-4)%6 != 0 {
 			return bad("want densenet-bc-D-K with depth D ≥ 10, D ≡ 4 (mod 6), and growth rate K ≥ 1")
 		}
-		a.Family = "densenet-bc"
+		a.Family, a.Canonical = "densenet-bc", fmt.Sprintf("densenet-bc-%d-%d", v[0], v[1])
 		a.build = func(sp Spec) *builder { return denseNetBC(sp, v[0], v[1]) }
 		return a, nil
 	case strings.HasPrefix(name, "wrn-"):
@@ -82,7 +86,7 @@ func ParseArch(name string) (ArchInfo, error) {
 		if !ok || len(v) != 2 || v[0] < 10 || (v[0]-4)%6 != 0 {
 			return bad("want wrn-D-W with depth D ≥ 10, D ≡ 4 (mod 6), and widen factor W ≥ 1")
 		}
-		a.Family = "wrn"
+		a.Family, a.Canonical = "wrn", fmt.Sprintf("wrn-%d-%d", v[0], v[1])
 		a.build = func(sp Spec) *builder { return wideResNet(sp, v[0], v[1]) }
 		return a, nil
 	}
