@@ -14,8 +14,8 @@ type ArchInfo struct {
 	// network exactly when their canonical names are equal
 	// ("densenet100" and "densenet-bc-100-12").
 	Canonical string
-	in     shape
-	build  func(Spec) *builder
+	in        shape
+	build     func(Spec) *builder
 }
 
 // ParseArch resolves an architecture name. Besides the names of Archs it
