@@ -24,7 +24,8 @@ type BenchResult struct {
 }
 
 // benchArchs maps torch_ref.py's model names to architectures.
-var benchArchs = map[string]string{"lenet": ArchLeNet5, "resnet20": ArchResNet20, "resnet34": ArchResNet34}
+var benchArchs = map[string]string{"lenet": ArchLeNet5, "resnet20": ArchResNet20, "resnet34": ArchResNet34,
+	"densenet100": ArchDenseNet100, "wrn-28-10": ArchWRN2810}
 
 // BenchKeys lists the workloads Bench runs, named as in ../shared/bench/torch_ref.py
 // so that results can be set side by side with its JSON output:
@@ -39,12 +40,15 @@ var benchArchs = map[string]string{"lenet": ArchLeNet5, "resnet20": ArchResNet20
 // backward per sample) has no counterpart: the harness only has the batched form.
 // ResNet-34 (the paper's model; its peer workloads live in scripts/bench.py)
 // runs forward_b64, purview_vmap_b32 and input_grad_b32 (two batches: both
-// workers busy, as in a run).
+// workers busy, as in a run); DenseNet-BC-100 and WRN-28-10 (no PyTorch peer
+// workloads) the same at sizes of two of their batches.
 func BenchKeys() []string {
 	return []string{
 		"lenet/train_b64", "lenet/forward_b256", "lenet/purview_vmap_b64", "lenet/input_grad_b64",
 		"resnet20/train_b32", "resnet20/forward_b256", "resnet20/purview_vmap_b64", "resnet20/input_grad_b64",
 		"resnet34/forward_b64", "resnet34/purview_vmap_b32", "resnet34/input_grad_b32",
+		"densenet100/forward_b64", "densenet100/purview_vmap_b32", "densenet100/input_grad_b32",
+		"wrn-28-10/forward_b16", "wrn-28-10/purview_vmap_b8", "wrn-28-10/input_grad_b8",
 	}
 }
 
