@@ -130,7 +130,7 @@ func classCount(s *datasets.Set) (int, bool) {
 // of them (cache ls and gc skip dot directories). Only the holder of the
 // key's compute lock touches it.
 func trainStatePath(store *cache.Store, key cache.Key) string {
-	return filepath.Join(store.Dir(), ".train", key.Kind()+"-"+key.String()+".state")
+	return filepath.Join(store.Dir(), cache.StateDir, key.Kind()+"-"+key.String()+".state")
 }
 
 // build returns the network of the plan: model.weights, or the training

@@ -137,6 +137,11 @@ func dirStat(dir string) (size int64, newest time.Time, err error) {
 	return size, newest, err
 }
 
+// StateDir is the store's directory of resumable training states (files
+// the caller names and removes once the model is stored); GC removes those
+// left untouched beyond the policy's MaxAge or MaxUnused.
+const StateDir = ".train"
+
 // DefaultTempAge is Policy.TempAge when left zero.
 const DefaultTempAge = 24 * time.Hour
 
@@ -248,6 +253,30 @@ func (s *Store) GC(p Policy) (GCResult, error) {
 				remove(path, "", Removed{Path: path, Bytes: size, Reason: reason})
 			}
 		}
+	}
+
+	// Resumable training states (StateDir) of trainings that were abandoned
+	// — stopped and never rerun, or their recipe changed — go by the entry
+	// limits, measured from their last write (a running training rewrites
+	// its state every epoch, and its lock keeps reruns away meanwhile).
+	if des, err := os.ReadDir(filepath.Join(s.dir, StateDir)); err == nil {
+		for _, de := range des {
+			path := filepath.Join(s.dir, StateDir, de.Name())
+			fi, err := os.Stat(path)
+			if err != nil {
+				continue
+			}
+			idle := now.Sub(fi.ModTime())
+			limit := p.MaxUnused
+			if p.MaxAge > 0 && (limit == 0 || p.MaxAge < limit) {
+				limit = p.MaxAge
+			}
+			if limit > 0 && idle > limit {
+				remove(path, "", Removed{Path: path, Bytes: fi.Size(), Reason: fmt.Sprintf("training state untouched for %s, limit %s", idle.Round(time.Second), limit)})
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
 	}
 
 	infos, err := s.list()

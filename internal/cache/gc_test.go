@@ -246,3 +246,47 @@ func TestGCBadPolicy(t *testing.T) {
 		t.Errorf("negative MaxAge: %v", err)
 	}
 }
+
+// TestGCTrainingStates: a training state goes when untouched beyond the
+// smaller of MaxAge and MaxUnused, and never without an entry limit.
+func TestGCTrainingStates(t *testing.T) {
+	s, _, clock := testStore(t)
+	*clock = t0.Add(48 * time.Hour)
+	mk := func(name string, age time.Duration) string {
+		p := filepath.Join(s.Dir(), StateDir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("1234567"), 0o644)
+		os.Chtimes(p, clock.Add(-age), clock.Add(-age))
+		return p
+	}
+	old := mk("model-a.state", 30*time.Hour)
+	recent := mk("model-b.state", 2*time.Hour)
+	for _, c := range []struct {
+		p    Policy
+		want []string
+	}{
+		{Policy{}, nil},
+		{Policy{MaxUnused: 48 * time.Hour}, nil},
+		{Policy{MaxUnused: 24 * time.Hour, DryRun: true}, []string{old}},
+		{Policy{MaxAge: 72 * time.Hour, MaxUnused: time.Hour, DryRun: true}, []string{old, recent}},
+		{Policy{MaxAge: 24 * time.Hour}, []string{old}},
+	} {
+		res, err := s.GC(c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range res.Removed {
+			got = append(got, r.Path)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("GC(%+v) removed %v, want %v", c.p, got, c.want)
+		}
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("old state survived")
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("recent state removed: %v", err)
+	}
+}
