@@ -921,9 +921,15 @@ func TestShippedConfigs(t *testing.T) {
 				}
 			}
 			if cfg.Evaluate.InDist.Dataset == "cifar10" && cfg.Model.Arch != "resnet20" || strings.Contains(f, "train/cifar10") {
-				// The Mahalanobis code's normalisation (lib_generation / main.py).
-				if !reflect.DeepEqual(cfg.Model.Mean, []float64{0.4914, 0.4822, 0.4465}) || !reflect.DeepEqual(cfg.Model.Std, []float64{0.2023, 0.1994, 0.2010}) {
-					t.Errorf("mean %v std %v, want the Mahalanobis code's CIFAR-10 values", cfg.Model.Mean, cfg.Model.Std)
+				// The Mahalanobis code's normalisation (OOD_Generate_Mahalanobis.py):
+				// its ResNet's, and for its DenseNet ODIN's (125.3, 123.0, 113.9)/255
+				// and (63.0, 62.1, 66.7)/255.
+				mean, std := []float64{0.4914, 0.4822, 0.4465}, []float64{0.2023, 0.1994, 0.2010}
+				if cfg.Model.Arch == "densenet100" {
+					mean, std = []float64{125.3 / 255, 123.0 / 255, 113.9 / 255}, []float64{63.0 / 255, 62.1 / 255, 66.7 / 255}
+				}
+				if !reflect.DeepEqual(cfg.Model.Mean, mean) || !reflect.DeepEqual(cfg.Model.Std, std) {
+					t.Errorf("mean %v std %v, want the Mahalanobis code's CIFAR-10 values for its %s (%v, %v)", cfg.Model.Mean, cfg.Model.Std, cfg.Model.Arch, mean, std)
 				}
 			}
 		})
