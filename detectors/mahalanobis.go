@@ -1,9 +1,13 @@
 package detectors
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -116,7 +120,12 @@ func (d *Mahalanobis) Score(p Probe) ([]float64, error) {
 	if d.gauss == nil {
 		return nil, fmt.Errorf("detectors: %s: Score called before Fit", typ)
 	}
-	return d.gauss.tapScores(typ, p, d.tap, d.Eps)
+	key := fmt.Sprintf("mahalanobis-tap %q eps=%v gauss=%s", d.tap, d.Eps, d.gauss.fingerprint())
+	m, err := memoRows(p, key, func(all Probe) (Matrix, error) {
+		v, err := d.gauss.tapScores(typ, all, d.tap, d.Eps)
+		return Matrix{Rows: len(v), Cols: 1, Data: v}, err
+	})
+	return m.Data, err
 }
 
 // fitTapGaussian fits a classGaussian on the channel-mean features of tap of
@@ -147,6 +156,41 @@ type classGaussian struct {
 	means   [][]float64 // μ_c, per entry of classes
 	w       *mat.Dense  // D×r
 	wMeans  [][]float64 // Wᵀμ_c
+
+	fpOnce sync.Once
+	fp     string
+}
+
+// fingerprint is a SHA-256 of the Gaussian's parameters: equal fits (the
+// same samples, refitted in another fold) share memoised scores.
+func (g *classGaussian) fingerprint() string {
+	g.fpOnce.Do(func() {
+		h := sha256.New()
+		var b [8]byte
+		put := func(v float64) {
+			binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+			h.Write(b[:])
+		}
+		put(float64(g.dim))
+		for i, c := range g.classes {
+			put(float64(c))
+			for _, v := range g.means[i] {
+				put(v)
+			}
+		}
+		if g.w != nil {
+			r, c := g.w.Dims()
+			put(float64(r))
+			put(float64(c))
+			for i := 0; i < r; i++ {
+				for j := 0; j < c; j++ {
+					put(g.w.At(i, j))
+				}
+			}
+		}
+		g.fp = hex.EncodeToString(h.Sum(nil))
+	})
+	return g.fp
 }
 
 // fitClassGaussian estimates the class means and the pinvh precision of the

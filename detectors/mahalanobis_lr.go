@@ -146,16 +146,24 @@ func (d *MahalanobisLR) LayerScores(p Probe) (Matrix, error) {
 	return layerScores(d.Name(), p, d.taps, d.gauss, d.Eps)
 }
 
-// layerScores computes s_l for every sample of p and tap l.
+// layerScores computes s_l for every sample of p and tap l. A sample's s_l
+// depends only on it, the layer's Gaussian and ε, and cross-validation
+// refits the same Gaussians (on the same fit samples) in every fold and
+// pair, so each is computed once per probe and Gaussian (memoRows): the
+// input gradient and forward pass per tap were most of a paper run's time.
 func layerScores(typ string, p Probe, taps []string, gauss []*classGaussian, eps float64) (Matrix, error) {
 	n, L := p.Len(), len(taps)
 	m := Matrix{Rows: n, Cols: L, Data: make([]float64, n*L), Names: taps}
 	for l, tap := range taps {
-		s, err := gauss[l].tapScores(typ, p, tap, eps)
+		key := fmt.Sprintf("mahalanobis-tap %q eps=%v gauss=%s", tap, eps, gauss[l].fingerprint())
+		s, err := memoRows(p, key, func(all Probe) (Matrix, error) {
+			v, err := gauss[l].tapScores(typ, all, tap, eps)
+			return Matrix{Rows: len(v), Cols: 1, Data: v}, err
+		})
 		if err != nil {
 			return Matrix{}, err
 		}
-		for i, v := range s {
+		for i, v := range s.Data {
 			m.Data[i*L+l] = v
 		}
 	}

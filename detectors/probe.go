@@ -34,7 +34,8 @@ func NewProbe(net models.Network, x []float32, n int) Probe {
 	c := &probeCache{net: net, x: x, n: n,
 		grads:   map[string]*gradEntry{},
 		layers:  map[layerKey]*gradEntry{},
-		dropout: map[uint64]*gradEntry{}}
+		dropout: map[uint64]*gradEntry{},
+		derived: map[string]*gradEntry{}}
 	ci, h, w := net.InputShape()
 	if n < 0 || len(x) != n*ci*h*w {
 		c.err = fmt.Errorf("detectors: probe: %d values for %d images, but model %s takes %dx%dx%d = %d values per image",
@@ -75,6 +76,7 @@ type probeCache struct {
 	grads   map[string]*gradEntry
 	layers  map[layerKey]*gradEntry
 	dropout map[uint64]*gradEntry
+	derived map[string]*gradEntry // memoRows
 }
 
 // layerKey identifies one cached LayerFeatures matrix.
@@ -353,6 +355,25 @@ func (p *probe) Labels() []int {
 		out[k] = l[i]
 	}
 	return out
+}
+
+// memoRows returns the rows of p of a per-sample matrix that fn computes
+// from a probe, computing it once per key for all samples of p's cache: every
+// fold and pair that scores some of those samples then shares one
+// computation. key must identify everything fn depends on besides the
+// samples; fn's rows must depend on their own sample only. Probes of other
+// types run fn on p itself.
+func memoRows(p Probe, key string, fn func(all Probe) (Matrix, error)) (Matrix, error) {
+	q, ok := p.(*probe)
+	if !ok {
+		return fn(p)
+	}
+	e := cacheEntry(&q.cache.mu, q.cache.derived, key)
+	e.once.Do(func() { e.m, e.err = fn(&probe{cache: q.cache}) })
+	if e.err != nil {
+		return Matrix{}, e.err
+	}
+	return selectRows(e.m, q.idx), nil
 }
 
 // sampleRows identifies the samples of p: the cache they live in and their
