@@ -28,13 +28,13 @@ TARGETS = {
     "resnet20/purview_vmap_b64": ("resnet20/purview_vmap_b64", 0.5),
     "resnet20/input_grad_b64": ("resnet20/input_grad_b64", 0.3),
     "resnet34/forward_b64": ("resnet34/forward_b64", 0.5),
-    "resnet34/purview_vmap_b16": ("resnet34/purview_vmap_b16", 0.5),
-    "resnet34/input_grad_b16": ("resnet34/input_grad_b16", 0.3),
+    "resnet34/purview_vmap_b32": ("resnet34/purview_vmap_b32", 0.5),
+    "resnet34/input_grad_b32": ("resnet34/input_grad_b32", 0.3),
 }
 # Extra comparisons: the batched purview features against PyTorch's
 # per-sample loop (the published recipe).
 LOOP = {"lenet/purview_vmap_b64": "lenet/purview_loop", "resnet20/purview_vmap_b64": "resnet20/purview_loop",
-        "resnet34/purview_vmap_b16": "resnet34/purview_loop"}
+        "resnet34/purview_vmap_b32": "resnet34/purview_loop"}
 PEER_MODELS = ("lenet", "resnet20")  # measured by torch_ref.py
 LOCAL_MODELS = ("resnet34",)         # measured here
 
@@ -55,10 +55,10 @@ def rate(fn, n_images, min_seconds=3.0):
 
 def resnet34_workloads(threads):
     """PyTorch peer of `purview bench --models resnet34`, eval mode, random inputs in [0,1):
-    forward_b64 (no_grad logits of 64 images); purview_vmap_b16 (functorch vmap(grad) of the
-    all-ones sigmoid confound loss over 16 samples, squared norm per parameter, as
+    forward_b64 (no_grad logits of 64 images); purview_vmap_b32 (functorch vmap(grad) of the
+    all-ones sigmoid confound loss over 32 samples, squared norm per parameter, as
     torch_ref.py's purview_vmap); purview_loop (one backward per sample, 4 samples);
-    input_grad_b16 (cross-entropy input gradient of 16 images and the FGSM step, as
+    input_grad_b32 (cross-entropy input gradient of 32 images and the FGSM step, as
     torch_ref.py's input_grad)."""
     import torch, torch.nn.functional as F
     sys.dont_write_bytecode = True  # no scripts/__pycache__ in the working tree
@@ -89,23 +89,23 @@ def resnet34_workloads(threads):
             return F.binary_cross_entropy_with_logits(fmodel(p, b, xi.unsqueeze(0)), ones, reduction="sum")
 
         per_sample = vmap(grad(loss), in_dims=(None, None, 0))
-        xv = xe[:16]
+        xv = xe[:32]
 
         def purview_vmap():
             [g.flatten(1).pow(2).sum(1) for g in per_sample(params, buffers, xv)]
 
-        out["resnet34/purview_vmap_b16"] = rate(purview_vmap, 16)
+        out["resnet34/purview_vmap_b32"] = rate(purview_vmap, 32)
     except Exception as e:  # functorch missing or an unsupported op
-        out["resnet34/purview_vmap_b16"] = None
+        out["resnet34/purview_vmap_b32"] = None
         print(f"# vmap unavailable for resnet34: {e}")
-    xa, ya = torch.rand(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    xa, ya = torch.rand(32, 3, 32, 32), torch.randint(0, 10, (32,))
 
     def fgsm_step():
         xi = xa.clone().requires_grad_(True)
         F.cross_entropy(model(xi), ya).backward()
         (xa + 0.1 * xi.grad.sign()).clamp(0, 1)
 
-    out["resnet34/input_grad_b16"] = rate(fgsm_step, 16)
+    out["resnet34/input_grad_b32"] = rate(fgsm_step, 32)
     return out
 
 

@@ -17,6 +17,10 @@ import numpy as np, sklearn
 import torch, torch.nn as nn, torch.nn.functional as F
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the working tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zoo import confound_loss  # noqa: E402  Σ_c BCE(act(z)_c, y_c), shared with the fixtures
+
 TOL = {"accuracy": 5e-4,  # absolute, fraction (5 of 10,000 images: argmax near-ties)
        "features": 1e-4,  # max relative error per column (float32 vs float32), rows away from kinks
        "scores": 1e-5,    # max relative error of MSP / MaxLogit / Energy
@@ -111,16 +115,6 @@ def image_sets(cfg):
             out[name] = (torch.from_numpy(px.astype(np.float32) / 255),
                          torch.from_numpy(read_idx(prefix + "-labels-idx1-ubyte.gz").astype(np.int64)))
     return out
-
-
-def confound_loss(z, y, activation):
-    """Σ_c BCE(act(z)_c, y_c) for one sample."""
-    if activation == "sigmoid":
-        return F.binary_cross_entropy_with_logits(z, y, reduction="sum")
-    if activation == "softmax":
-        logp = F.log_softmax(z, dim=-1)
-        return -(y * logp + (1 - y) * torch.log(-torch.expm1(logp))).sum()  # log(1−p), stable near p=1
-    raise ValueError(f"unknown activation {activation!r}")
 
 
 def rel_err(mine, theirs):
