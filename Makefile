@@ -5,7 +5,7 @@
 GO      ?= go
 PURVIEW := bin/purview
 
-.PHONY: demo test deps build vet fuzz bench bench-ratio experiments clean
+.PHONY: demo test deps build vet fuzz bench bench-ratio paper-estimate experiments clean
 
 # Debian packages the demo and the tests read data from.
 deps:
@@ -46,6 +46,11 @@ bench: build
 # (apt-get install -y python3-torch).
 bench-ratio:
 	/usr/bin/python3 scripts/bench.py --run
+
+# Wall-time estimates of configs/paper/ from reduced runs on synthetic data
+# in the official formats (about 25 minutes; see the README).
+paper-estimate:
+	/usr/bin/python3 scripts/estimate_paper.py
 
 # The other experiments of configs/ that run on this machine's data.
 experiments: deps build
