@@ -67,8 +67,16 @@ const lidStream = 0x4c4944 // "LID"
 // per-column positive affine scaling, so MinMax scaling would change nothing;
 // λ is fixed instead of cross-validated.
 //
-// Supervised; needs a models.Inspector. Fit keeps the normal activations of
-// every layer (N × Σ_l D_l values). Fit must not run concurrently with Score.
+// Memory. The flattened activations of every layer are large (189k values
+// per ResNet-34 image), so they are never kept for a whole set: LIDs are
+// computed one reference batch at a time, from that batch's activations and
+// those of the samples compared with it, in chunks of lidChunk, computed from
+// the samples' inputs and dropped (a model probe's cache is bypassed). A
+// reference batch's activations are recomputed for every set scored — one
+// forward pass per normal training sample and set, traded for memory that
+// stays O(batch + lidChunk) instead of O(N) per set.
+//
+// Supervised; needs a models.Inspector. Fit must not run concurrently with Score.
 //
 // TOML parameters: k (int ≥ 1, default 20), batch (int ≥ 4, default 100),
 // l2 (float > 0, default 1e-2).
@@ -76,12 +84,16 @@ type LID struct {
 	K, Batch int
 	L2       float64
 
-	layers  []string   // taps then "logits"
-	refs    [][]Matrix // refs[l][b]: features of batch b's members at layer l
-	batches [][]int    // members of each batch: positions in the normal fit probe
-	members map[int][2]int
-	cache   *probeCache // identifies members: cache row → (batch, position)
-	logreg  *logregHead
+	layers  []string // taps then "logits"
+	ref     Probe    // the normal training samples the reference batches are cut from
+	batches [][]int  // members of each batch: positions in ref
+
+	refMu     sync.Mutex
+	refKept   [][]Matrix // activations of each batch (nil: not kept), see refFeatures
+	refTooBig bool
+	members   map[int][2]int
+	cache     *probeCache // identifies members: cache row → (batch, position)
+	logreg    *logregHead
 
 	trainN, trainA Matrix // the LIDs the regression was fitted on
 }
@@ -148,6 +160,66 @@ func lidLayers(typ string, p Probe, layers []string) ([]Matrix, error) {
 	return out, nil
 }
 
+// lidChunk is how many compared samples' activations are held at once.
+const lidChunk = 256
+
+// lidLayersOf is lidLayers without leaving the flattened activations in a
+// model probe's cache: a model probe's samples go through the model here,
+// on their own inputs (per-sample results do not depend on the batch, so
+// they equal the cached ones); other probes are asked as usual.
+func lidLayersOf(typ string, p Probe, layers []string) ([]Matrix, error) {
+	q, ok := p.(*probe)
+	if !ok {
+		return lidLayers(typ, p, layers)
+	}
+	ins, err := inspector(typ, p)
+	if err != nil {
+		return nil, err
+	}
+	var taps []string
+	for _, name := range layers {
+		if name != lidLogits {
+			taps = append(taps, name)
+		}
+	}
+	x, n, err := probeInputs(typ, q)
+	if err != nil {
+		return nil, err
+	}
+	var acts [][]float32
+	if n > 0 && len(taps) > 0 {
+		if acts, err = ins.LayerFeatures(x, n, taps, models.Flatten); err != nil {
+			return nil, fmt.Errorf("detectors: %s: activations of layers %v: %w", typ, taps, err)
+		}
+	}
+	out := make([]Matrix, len(layers))
+	t := 0
+	for l, name := range layers {
+		get, what := p.Logits, "logits"
+		if name != lidLogits {
+			a := acts
+			k := t
+			t++
+			what = fmt.Sprintf("activations of layer %q", name)
+			get = func() (Matrix, error) {
+				if n == 0 {
+					return Matrix{}, nil
+				}
+				if len(a) <= k || len(a[k])%n != 0 {
+					return Matrix{}, fmt.Errorf("probe: %s of %s: %d values for %d samples", what, q.cache.net.Arch(), len(a[min(k, len(a)-1)]), n)
+				}
+				return Matrix{Rows: n, Cols: len(a[k]) / n, Data: widen(a[k])}, nil
+			}
+		}
+		m, err := featureRows(typ, what, p, get)
+		if err != nil {
+			return nil, err
+		}
+		out[l] = m
+	}
+	return out, nil
+}
+
 func (d *LID) Fit(fd FitData) error {
 	typ := d.Name()
 	if fd.Normal == nil || fd.Anomalous == nil {
@@ -166,19 +238,6 @@ func (d *LID) Fit(fd FitData) error {
 		layers = append(layers, t.Name)
 	}
 	layers = append(layers, lidLogits)
-	fN, err := lidLayers(typ, fd.Normal, layers)
-	if err != nil {
-		return err
-	}
-	fA, err := lidLayers(typ, fd.Anomalous, layers)
-	if err != nil {
-		return err
-	}
-	for l := range layers {
-		if fA[l].Cols != fN[l].Cols {
-			return fmt.Errorf("detectors: %s: layer %q has %d normal and %d anomalous features", typ, layers[l], fN[l].Cols, fA[l].Cols)
-		}
-	}
 
 	// Reference batches: a seeded shuffle cut into B near-equal pieces.
 	perm := rand.New(rand.NewPCG(fd.Seed, lidStream)).Perm(nN)
@@ -192,20 +251,14 @@ func (d *LID) Fit(fd FitData) error {
 			memberOf[i] = [2]int{b, k}
 		}
 	}
-	refs := make([][]Matrix, len(layers))
-	for l := range layers {
-		refs[l] = make([]Matrix, nb)
-		for b, idx := range batches {
-			refs[l][b] = selectRows(fN[l], idx)
-		}
-	}
-	d.layers, d.refs, d.batches, d.logreg, d.cache, d.members = layers, refs, batches, nil, nil, nil
+	d.layers, d.ref, d.batches, d.logreg, d.cache, d.members = layers, fd.Normal, batches, nil, nil, nil
+	d.refKept, d.refTooBig = nil, false
 
-	ln, err := d.lids(typ, fN, memberOf, "normal training")
+	ln, err := d.lids(typ, fd.Normal, memberOf, "normal training")
 	if err != nil {
 		return err
 	}
-	la, err := d.lids(typ, fA, nil, "anomalous training")
+	la, err := d.lids(typ, fd.Anomalous, nil, "anomalous training")
 	if err != nil {
 		return err
 	}
@@ -239,15 +292,6 @@ func (d *LID) Features(p Probe) (Matrix, error) {
 	if d.logreg == nil {
 		return Matrix{}, fmt.Errorf("detectors: %s: called before Fit", typ)
 	}
-	f, err := lidLayers(typ, p, d.layers)
-	if err != nil {
-		return Matrix{}, err
-	}
-	for l, m := range f {
-		if want := d.refs[l][0].Cols; m.Cols != want {
-			return Matrix{}, fmt.Errorf("detectors: %s: layer %q has %d features, fitted on %d", typ, d.layers[l], m.Cols, want)
-		}
-	}
 	var self [][2]int
 	if cache, rows := sampleRows(p); cache != nil && cache == d.cache {
 		self = make([][2]int, len(rows))
@@ -258,57 +302,143 @@ func (d *LID) Features(p Probe) (Matrix, error) {
 			}
 		}
 	}
-	return d.lids(typ, f, self, "scored")
+	return d.lids(typ, p, self, "scored")
 }
 
-// lids computes the LID matrix of samples with features f (one Matrix per
-// layer); sample j is compared with batch j mod B, unless self[j] names its
-// own (batch, position), when it is compared with the other members. Samples
-// are spread over GOMAXPROCS goroutines; each writes only its own row, so
-// the result does not depend on the split, and the error reported is the
-// one of the lowest sample index.
-func (d *LID) lids(typ string, f []Matrix, self [][2]int, which string) (Matrix, error) {
+// lids computes the LID matrix of the samples of q; sample j is compared
+// with batch j mod B, unless self[j] names its own (batch, position), when it
+// is compared with the other members. Batch by batch, the members'
+// activations and those of the samples compared with them (lidChunk at a
+// time) are computed, used and dropped. Within a chunk, samples are spread
+// over GOMAXPROCS goroutines; each writes only its own row, so the result
+// does not depend on the split, and the error reported is the one of the
+// lowest sample index.
+func (d *LID) lids(typ string, q Probe, self [][2]int, which string) (Matrix, error) {
 	L := len(d.layers)
-	n := 0
-	if L > 0 {
-		n = f[0].Rows
-	}
+	n := q.Len()
 	out := Matrix{Rows: n, Cols: L, Data: make([]float64, n*L), Names: d.layers}
 	nb := len(d.batches)
-	workers := max(1, min(runtime.GOMAXPROCS(0), n))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for j := w * n / workers; j < (w+1)*n/workers; j++ {
-				b, skip := j%nb, -1
-				if self != nil && self[j][0] >= 0 {
-					b, skip = self[j][0], self[j][1]
-				}
-				for l := range d.layers {
-					v, err := d.lidOf(d.refs[l], f[l].Row(j), b, skip)
-					if err != nil {
-						errs[w] = fmt.Errorf("detectors: %s: %s sample %d, layer %q: %w", typ, which, j, d.layers[l], err)
-						return
-					}
-					out.Data[j*L+l] = v
-				}
-			}
-		})
+	groups := make([][]int, nb)
+	for j := 0; j < n; j++ {
+		b := j % nb
+		if self != nil && self[j][0] >= 0 {
+			b = self[j][0]
+		}
+		groups[b] = append(groups[b], j)
 	}
-	wg.Wait()
-	for _, err := range errs {
+	firstErr, errAt := error(nil), n
+	for b, group := range groups {
+		if len(group) == 0 {
+			continue
+		}
+		refs, err := d.refFeatures(typ, b)
 		if err != nil {
 			return Matrix{}, err
 		}
+		// Members of the batch are its own reference rows; only the others
+		// need their activations computed, lidChunk at a time.
+		var members, others []int
+		for _, j := range group {
+			if self != nil && self[j][0] >= 0 {
+				members = append(members, j)
+			} else {
+				others = append(others, j)
+			}
+		}
+		score := func(chunk []int, f []Matrix) {
+			m := len(chunk)
+			workers := max(1, min(runtime.GOMAXPROCS(0), m))
+			errs := make([]error, workers)
+			at := make([]int, workers)
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for r := w * m / workers; r < (w+1)*m/workers; r++ {
+						j, skip := chunk[r], -1
+						if f == nil {
+							skip = self[j][1]
+						}
+						for l := range d.layers {
+							row := refs[l].Row(max(skip, 0))
+							if f != nil {
+								row = f[l].Row(r)
+							}
+							v, err := d.lidOf(refs[l], row, skip)
+							if err != nil {
+								errs[w], at[w] = fmt.Errorf("detectors: %s: %s sample %d, layer %q: %w", typ, which, j, d.layers[l], err), j
+								return
+							}
+							out.Data[j*L+l] = v
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for w, err := range errs {
+				if err != nil && at[w] < errAt {
+					firstErr, errAt = err, at[w]
+				}
+			}
+		}
+		score(members, nil)
+		for c0 := 0; c0 < len(others); c0 += lidChunk {
+			chunk := others[c0:min(c0+lidChunk, len(others))]
+			f, err := lidLayersOf(typ, q.Subset(chunk), d.layers)
+			if err != nil {
+				return Matrix{}, err
+			}
+			for l := range d.layers {
+				if f[l].Cols != refs[l].Cols {
+					return Matrix{}, fmt.Errorf("detectors: %s: layer %q has %d features, fitted on %d", typ, d.layers[l], f[l].Cols, refs[l].Cols)
+				}
+			}
+			score(chunk, f)
+		}
+	}
+	if firstErr != nil {
+		return Matrix{}, firstErr
 	}
 	return out, nil
 }
 
-// lidOf is the MLE LID of q against the members of batch b (refs[b]),
-// leaving out member skip (−1: none).
-func (d *LID) lidOf(refs []Matrix, q []float64, b, skip int) (float64, error) {
-	ref := refs[b]
+// lidRefBudget bounds the reference batches' activations kept between
+// calls (float64 values: 2 GiB). Below it, every batch is computed once per
+// fit; above it — full-size CIFAR networks — they are recomputed for every
+// set scored.
+var lidRefBudget = 1 << 28 // a variable for the tests
+
+// refFeatures returns the activations of reference batch b at every layer,
+// kept for later calls while all batches fit lidRefBudget.
+func (d *LID) refFeatures(typ string, b int) ([]Matrix, error) {
+	d.refMu.Lock()
+	defer d.refMu.Unlock()
+	if d.refKept != nil && d.refKept[b] != nil {
+		return d.refKept[b], nil
+	}
+	refs, err := lidLayersOf(typ, d.ref.Subset(d.batches[b]), d.layers)
+	if err != nil {
+		return nil, err
+	}
+	if d.refKept == nil && !d.refTooBig {
+		per := 0
+		for _, m := range refs {
+			per += m.Cols
+		}
+		if total := per * d.ref.Len(); total <= lidRefBudget {
+			d.refKept = make([][]Matrix, len(d.batches))
+		} else {
+			d.refTooBig = true
+		}
+	}
+	if d.refKept != nil {
+		d.refKept[b] = refs
+	}
+	return refs, nil
+}
+
+// lidOf is the MLE LID of q against the members of a reference batch (the
+// rows of ref), leaving out member skip (−1: none).
+func (d *LID) lidOf(ref Matrix, q []float64, skip int) (float64, error) {
 	k := min(d.K, ref.Rows-1)
 	dist := make([]float64, 0, ref.Rows)
 	for m := 0; m < ref.Rows; m++ {

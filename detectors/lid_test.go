@@ -192,3 +192,42 @@ func TestLIDErrors(t *testing.T) {
 		t.Errorf("Score before Fit: %v", err)
 	}
 }
+
+// TestLIDStreams: LID leaves no flattened activations in a model probe's
+// cache, and recomputing the reference batches (over lidRefBudget) gives
+// bit for bit the LIDs of keeping them.
+func TestLIDStreams(t *testing.T) {
+	run := func(budget int) (Matrix, Matrix, *probeCache) {
+		defer func(b int) { lidRefBudget = b }(lidRefBudget)
+		lidRefBudget = budget
+		net := &tanhNet{}
+		in, anom := tanhSet(40, 16, 5)
+		pin, pa := NewSetProbe(net, in), NewSetProbe(net, anom)
+		d := &LID{K: 4, Batch: 8, L2: DefaultL2}
+		if err := d.Fit(FitData{Normal: pin.Subset([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}), Anomalous: pa.Subset([]int{0, 1, 2, 3, 4, 5, 6, 7}), Seed: 5}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := d.Features(pin.Subset([]int{3, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := d.Features(pa.Subset([]int{8, 9, 10, 11, 12, 13, 14, 15}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (budget == 0) != d.refTooBig {
+			t.Errorf("budget %d: refTooBig %v", budget, d.refTooBig)
+		}
+		return f, g, pin.(*probe).cache
+	}
+	f1, g1, c := run(1 << 28)
+	f0, g0, _ := run(0)
+	if !slices.Equal(f1.Data, f0.Data) || !slices.Equal(g1.Data, g0.Data) {
+		t.Errorf("recomputed reference batches change the LIDs:\n%v\n%v", f1.Data, f0.Data)
+	}
+	for k := range c.layers {
+		if k.reduce == models.Flatten {
+			t.Errorf("probe cache holds the flattened activations of %q", k.tap)
+		}
+	}
+}
