@@ -662,6 +662,13 @@ def estimate_config(R, u, sc):
         # normal samples; the reduced runs' batches hold fewer (their whole normal fold), so
         # their slope misses most of this term: added from the measured element rate.
         E["det lid k-NN, batch 100 (analytic)"] = 5 * n_full * LID_BATCH * flat_dim(arch) * LID_NS_PER_ELEMENT * 1e-9 / 2
+        # LID streams its activations (detectors/lid.go, after these measurements): the
+        # reference batches (the ~2·0.8·ADV_KEPT normal training samples of a fold) are
+        # recomputed for each of the 4 sets a fold scores when they exceed its 2 GiB budget,
+        # as they do at full size: one forward pass each.
+        n_ref = 2 * 0.8 * ADV_KEPT
+        if n_ref * flat_dim(arch) * 8 > 2**31:
+            E["det lid reference batches recomputed (analytic)"] = 5 * 5 * 4 * n_ref * u["fwd_u"]
         E["post"] = at(n, [x["post"] for x in st], n_full)
         x_full, xs = n_full, n
     else:
@@ -688,7 +695,7 @@ def estimate_config(R, u, sc):
     lid_gb = None
     if proto == "adversarial":
         # LID's flattened features of every pair set stay in the probes (float64) to the end.
-        lid_gb = x_full * flat_dim(arch) * 8 / 2**30
+        lid_gb = None  # LID streams its activations now (was x_full · flat_dim · 8 bytes)
     return dict(stages=E, two=two, sixteen=sixteen, ideal16=ideal16, dominant=dom, mem_mb=mem, disk_mb=disk, lid_gb=lid_gb,
                 reduced=[(r["tag"], r["wall"]) for r in runs])
 
