@@ -192,24 +192,24 @@ func lidLayersOf(typ string, p Probe, layers []string) ([]Matrix, error) {
 			return nil, fmt.Errorf("detectors: %s: activations of layers %v: %w", typ, taps, err)
 		}
 	}
+	if n > 0 && len(acts) != len(taps) {
+		return nil, fmt.Errorf("detectors: %s: the model gave %d activation matrices for layers %v", typ, len(acts), taps)
+	}
 	out := make([]Matrix, len(layers))
 	t := 0
 	for l, name := range layers {
 		get, what := p.Logits, "logits"
 		if name != lidLogits {
-			a := acts
-			k := t
-			t++
 			what = fmt.Sprintf("activations of layer %q", name)
-			get = func() (Matrix, error) {
-				if n == 0 {
-					return Matrix{}, nil
+			var m Matrix
+			if n > 0 {
+				if len(acts[t])%n != 0 {
+					return nil, fmt.Errorf("detectors: %s: %s: %d values for %d samples", typ, what, len(acts[t]), n)
 				}
-				if len(a) <= k || len(a[k])%n != 0 {
-					return Matrix{}, fmt.Errorf("probe: %s of %s: %d values for %d samples", what, q.cache.net.Arch(), len(a[min(k, len(a)-1)]), n)
-				}
-				return Matrix{Rows: n, Cols: len(a[k]) / n, Data: widen(a[k])}, nil
+				m = Matrix{Rows: n, Cols: len(acts[t]) / n, Data: widen(acts[t])}
 			}
+			t++
+			get = func() (Matrix, error) { return m, nil }
 		}
 		m, err := featureRows(typ, what, p, get)
 		if err != nil {
