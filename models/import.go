@@ -91,10 +91,8 @@ func LoadWeights(path string, sp Spec, nameMap string) (*Sequential, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	if arch, ok := meta["arch"]; ok && arch != sp.Arch {
-		if fa, err := ParseArch(arch); err != nil || fa.Canonical != a.Canonical {
-			return nil, "", fmt.Errorf("models: weights %s hold a %s, want %s", path, arch, sp.Arch)
-		}
+	if err := checkArchMeta(path, meta, sp.Arch); err != nil {
+		return nil, "", err
 	}
 	if sp.Mean == nil && sp.Std == nil && meta["mean"] != "" {
 		if json.Unmarshal([]byte(meta["mean"]), &sp.Mean) != nil || json.Unmarshal([]byte(meta["std"]), &sp.Std) != nil {
@@ -119,11 +117,17 @@ func LoadWeights(path string, sp Spec, nameMap string) (*Sequential, string, err
 	}
 	var best error
 	bestBad := -1
+	classifier := classifierBias(a)
 	for _, m := range maps {
 		ps := m.apply(raw)
 		spec := sp
 		if spec.Classes == 0 {
-			spec.Classes = classifierWidth(a, ps)
+			spec.Classes = 2
+			for _, p := range ps {
+				if p.Name == classifier && len(p.Shape) == 1 && p.Shape[0] >= 2 {
+					spec.Classes = p.Shape[0]
+				}
+			}
 		}
 		net, err := New(spec)
 		if err != nil {
@@ -142,15 +146,9 @@ func LoadWeights(path string, sp Spec, nameMap string) (*Sequential, string, err
 	return nil, "", best
 }
 
-// classifierWidth returns the output count of the file's classifier (the
-// last trainable tensor of the architecture, a bias), or 0 when absent.
-func classifierWidth(a ArchInfo, ps []Param) int {
+// classifierBias names the architecture's classifier bias: its last
+// trainable tensor, whose length is the class count.
+func classifierBias(a ArchInfo) string {
 	b := a.build(Spec{Arch: a.Name, Classes: 2})
-	name := b.params[len(b.params)-1].Name
-	for _, p := range ps {
-		if p.Name == name && len(p.Shape) == 1 && p.Shape[0] >= 2 {
-			return p.Shape[0]
-		}
-	}
-	return 2
+	return b.params[len(b.params)-1].Name
 }

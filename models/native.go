@@ -842,20 +842,20 @@ func (e *nengine) convBackward(o *op, bo backOpts, needIn bool) {
 	if e.packed {
 		pwt = e.s.packs.get(e.s, o.w, O, K, true)
 	}
-	e.eachChunk(chunk, func(ws *workspace, b0, nb int) {
-		if isPointwise(o) {
-			if pwt != nil {
-				pwt.SgemmBatched(1, false, nb, P, g[b0*O*P:], P, O*P, 1, gi[b0*in.size():], P, in.size())
-				return
-			}
-			kernels.SgemmBatched(1, true, false, nb, K, P, O, 1, W, K, g[b0*O*P:], P, O*P, 1, gi[b0*in.size():], P, in.size())
+	// dst_j = Wᵀ·δ_j (+ β·dst_j) for nb samples, K×P each, stride strideC.
+	mulWT := func(nb int, d []float32, beta float32, dst []float32, strideC int) {
+		if pwt != nil {
+			pwt.SgemmBatched(1, false, nb, P, d, P, O*P, beta, dst, P, strideC)
 			return
 		}
-		if pwt != nil {
-			pwt.SgemmBatched(1, false, nb, P, g[b0*O*P:], P, O*P, 0, ws.cols, P, K*P)
-		} else {
-			kernels.SgemmBatched(1, true, false, nb, K, P, O, 1, W, K, g[b0*O*P:], P, O*P, 0, ws.cols, P, K*P)
+		kernels.SgemmBatched(1, true, false, nb, K, P, O, 1, W, K, d, P, O*P, beta, dst, P, strideC)
+	}
+	e.eachChunk(chunk, func(ws *workspace, b0, nb int) {
+		if isPointwise(o) {
+			mulWT(nb, g[b0*O*P:], 1, gi[b0*in.size():], in.size())
+			return
 		}
+		mulWT(nb, g[b0*O*P:], 0, ws.cols, K*P)
 		for j := 0; j < nb; j++ {
 			col2imAdd(ws.cols[j*K*P:(j+1)*K*P], in, o.k, o.stride, o.pad, out.h, out.w, gi[(b0+j)*in.size():])
 		}
