@@ -162,6 +162,21 @@ func half(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
 }
 
+// checkArchMeta refuses a file whose "arch" metadata names a network other
+// than arch (aliases, such as densenet100 and densenet-bc-100-12, agree).
+func checkArchMeta(path string, meta map[string]string, arch string) error {
+	saved, ok := meta["arch"]
+	if !ok || saved == arch {
+		return nil
+	}
+	a, errA := ParseArch(saved)
+	b, errB := ParseArch(arch)
+	if errA != nil || errB != nil || a.Canonical != b.Canonical {
+		return fmt.Errorf("models: weights %s hold a %s, want %s", path, saved, arch)
+	}
+	return nil
+}
+
 // LoadCheckpoint reads path into net. Missing, unexpected and mis-shaped tensors
 // are reported together in one error naming the file.
 func LoadCheckpoint(path string, net *Sequential) error {
@@ -169,8 +184,8 @@ func LoadCheckpoint(path string, net *Sequential) error {
 	if err != nil {
 		return err
 	}
-	if a, ok := meta["arch"]; ok && a != net.Arch() {
-		return fmt.Errorf("models: checkpoint %s holds a %s, want %s", path, a, net.Arch())
+	if err := checkArchMeta(path, meta, net.Arch()); err != nil {
+		return err
 	}
 	if err := net.SetParams(ps); err != nil {
 		return fmt.Errorf("%w (file %s)", err, path)

@@ -182,3 +182,24 @@ func mustParse(t *testing.T, arch string) ArchInfo {
 	}
 	return a
 }
+
+// TestLoadCheckpointAliases: LoadCheckpoint accepts a file saved under an
+// alias of the network's architecture and refuses another network.
+func TestLoadCheckpointAliases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.safetensors")
+	src, _ := NewNetwork(ArchDenseNet100, 10, 1)
+	if err := SaveCheckpoint(path, src); err != nil {
+		t.Fatal(err)
+	}
+	alias, _ := NewNetwork("densenet-bc-100-12", 10, 2)
+	if err := LoadCheckpoint(path, alias); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(alias.StateDict()[0].Data, src.StateDict()[0].Data) {
+		t.Error("weights not loaded")
+	}
+	other, _ := NewNetwork("densenet-bc-94-12", 10, 1)
+	if err := LoadCheckpoint(path, other); err == nil || !strings.Contains(err.Error(), "hold a densenet100, want densenet-bc-94-12") {
+		t.Errorf("LoadCheckpoint into densenet-bc-94-12: %v", err)
+	}
+}
